@@ -1,0 +1,422 @@
+"""Typed experiment configuration: dataclasses, validation, composition, hashing, summary.
+
+A run is fully described by one ``ExperimentConfig``. Configs compose as
+dataclass defaults ← a YAML file (which may ``extends:`` another) ← ``--set key=value``
+overrides. Unknown keys and bad values raise ``ConfigError`` naming the key path and the
+allowed values before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """Raised for an invalid config; the message names the key path and what is allowed."""
+
+
+def _doc(text: str, registry: str | None = None, **extra: Any) -> dict[str, Any]:
+    meta = {"doc": text, **extra}
+    if registry:
+        meta["registry"] = registry
+    return meta
+
+
+@dataclass
+class DataConfig:
+    dataset: str = field(default="emoji-zh", metadata=_doc(
+        "dataset name (built-in `emoji-zh` or one registered with `xmr data register`) or a folder "
+        "in the Chinese-CLIP layout"))
+    root: str | None = field(default=None, metadata=_doc(
+        "folder that holds the dataset files; default: resolved from the dataset name"))
+    train_split: str = field(default="train", metadata=_doc("split used for training"))
+    eval_split: str = field(default="test", metadata=_doc("split encoded and scored after training"))
+    num_workers: int = field(default=0, metadata=_doc(
+        "DataLoader worker processes for training batches (0 = load in the main process)"))
+
+
+@dataclass
+class TextEncoderConfig:
+    backbone: str = field(default="use-m3", metadata=_doc(
+        "text backbone: a registered name (`tiny-bert-zh`, `use-m3`) or any Hugging Face id or "
+        "local path loaded with AutoModel (`bert-base-chinese`, `hfl/chinese-roberta-wwm-ext`, "
+        "`hfl/chinese-macbert-base`)"))
+    pooling: str = field(default="mean", metadata=_doc(
+        "token pooling of transformer backbones", registry="pooling"))
+    unfreeze_layers: Union[int, Literal["all"]] = field(default=0, metadata=_doc(
+        "top transformer layers trained by `unfreeze_text_top_layers` (0 = frozen, `all` = every "
+        "layer and the embeddings)"))
+    max_length: int = field(default=32, metadata=_doc("maximum tokens per caption"))
+    pretrained: bool = field(default=True, metadata=_doc(
+        "load pretrained weights; false builds the architecture with random weights"))
+
+
+@dataclass
+class ImageEncoderConfig:
+    backbone: str = field(default="efficientnet_lite0", metadata=_doc(
+        "image backbone: a registered name (`efficientnet_lite0`, `resnet50`, `resnet101`) or any "
+        "timm model name (`convnext_tiny`, `vit_base_patch16_224`)"))
+    readout: Literal["pre_fc", "post_fc"] = field(default="pre_fc", metadata=_doc(
+        "`pre_fc`: globally pooled features; `post_fc`: the classifier's logits"))
+    unfreeze: Literal["none", "top_block", "all"] = field(default="none", metadata=_doc(
+        "trained part of the backbone (`top_block` = `unfreeze_image_top_block()`)"))
+    pretrained: bool = field(default=True, metadata=_doc("load pretrained ImageNet weights"))
+    weights: str | None = field(default=None, metadata=_doc(
+        "local checkpoint file with the backbone's weights (overrides the default source)"))
+    image_size: int = field(default=128, metadata=_doc("square input size in pixels"))
+
+
+@dataclass
+class HeadConfig:
+    kind: str = field(default="optimized_mlp", metadata=_doc(
+        "projection head architecture", registry="projector"))
+    shared: bool = field(default=False, metadata=_doc(
+        "one head for both modalities (with per-modality input adapters) instead of two"))
+    embed_dim: int = field(default=256, metadata=_doc("width of the joint embedding space"))
+    hidden_dim: int = field(default=1024, metadata=_doc("hidden width of MLP heads"))
+    dropout: float = field(default=0.1, metadata=_doc("dropout inside the heads, 0 to 1"))
+
+
+@dataclass
+class FusionConfig:
+    kind: Literal["late", "early"] = field(default="late", metadata=_doc(
+        "`late`: score separate embeddings; `early`: `FeatureFusion` scores concatenated pairs"))
+    rerank_k: int = field(default=20, metadata=_doc(
+        "early fusion: gallery candidates per query, taken from the late scores, that the fusion "
+        "head re-scores"))
+
+
+@dataclass
+class SimilarityConfig:
+    kind: str = field(default="cosine", metadata=_doc(
+        "similarity of two embeddings", registry="similarity"))
+    temperature: float = field(default=0.07, metadata=_doc(
+        "softmax temperature τ (logits = similarity / τ); the starting value when learnable"))
+    learnable: Literal["fixed", "shared", "per_direction"] = field(default="fixed", metadata=_doc(
+        "`fixed` τ, one learnable τ, or one learnable τ per direction (text→image, image→text)"))
+    max_logit_scale: float = field(default=100.0, metadata=_doc(
+        "upper clamp of a learned 1/τ, so logits cannot blow up early in training"))
+
+
+@dataclass
+class LossConfig:
+    directions: Literal["both", "text_to_image", "image_to_text"] = field(default="both", metadata=_doc(
+        "InfoNCE directions that are optimised"))
+    negatives: str = field(default="in_batch", metadata=_doc(
+        "where negatives come from", registry="negatives"))
+    hard_k: int = field(default=8, metadata=_doc("`hard`: hardest negatives kept per query"))
+    queue_size: int = field(default=1024, metadata=_doc("`queue`: past embeddings kept as negatives"))
+
+
+@dataclass
+class OptimConfig:
+    optimizer: str = field(default="adamw", metadata=_doc(
+        "`adamw` (build_optimizer) or `adamw_llrd` (build_llrd_optimizer)", registry="optimizer"))
+    lr: float = field(default=1e-3, metadata=_doc("peak learning rate of heads and temperature"))
+    backbone_lr: float = field(default=2e-5, metadata=_doc(
+        "peak learning rate of unfrozen backbone layers (the top layer with LLRD)"))
+    weight_decay: float = field(default=0.05, metadata=_doc(
+        "AdamW weight decay; never applied to norms, biases or the temperature"))
+    llrd_factor: float = field(default=0.8, metadata=_doc(
+        "`adamw_llrd`: each backbone layer below the top gets this times the LR of the one above"))
+    scheduler: str = field(default="warmup_cosine", metadata=_doc(
+        "learning-rate schedule", registry="scheduler"))
+    warmup_ratio: float = field(default=0.05, metadata=_doc("fraction of steps with linear warm-up"))
+    min_lr_ratio: float = field(default=0.0, metadata=_doc("final LR as a fraction of the peak"))
+    grad_accum: int = field(default=1, metadata=_doc("micro-batches accumulated per optimizer step"))
+    max_grad_norm: float = field(default=1.0, metadata=_doc("gradient clipping norm (0 = off)"))
+
+
+@dataclass
+class TrainConfig:
+    steps: int = field(default=1000, metadata=_doc(
+        "optimizer steps; keep it equal across runs that are compared"))
+    batch_size: int = field(default=128, metadata=_doc("pairs per optimizer step"))
+    seed: int = field(default=0, metadata=_doc("global seed for weights, sampling and augmentation"))
+    use_amp: bool = field(default=False, metadata=_doc(
+        "autocast: bf16 on CPU, fp16 with GradScaler on CUDA"))
+    grad_checkpoint: bool = field(default=False, metadata=_doc(
+        "recompute backbone activations in the backward pass to save memory"))
+    cache_features: Literal["auto", "off"] = field(default="auto", metadata=_doc(
+        "`auto`: encode frozen, unaugmented backbones once and train the heads on cached "
+        "features; `off`: run the backbones every step"))
+    log_every: int = field(default=10, metadata=_doc("steps between logged loss/LR records"))
+    checkpoint_every: int = field(default=0, metadata=_doc("steps between checkpoints (0 = only at the end)"))
+
+
+@dataclass
+class AugmentConfig:
+    image: str = field(default="none", metadata=_doc("training-image augmentation", registry="image_augment"))
+    text: str = field(default="none", metadata=_doc("training-caption augmentation", registry="text_augment"))
+
+
+@dataclass
+class EvalConfig:
+    index: str = field(default="exact", metadata=_doc("retrieval index", registry="index"))
+    batch_size: int = field(default=256, metadata=_doc("items per encoding batch at evaluation"))
+
+
+@dataclass
+class ExperimentConfig:
+    name: str = field(default="unnamed", metadata=_doc("label shown in reports (not hashed)"))
+    data: DataConfig = field(default_factory=DataConfig)
+    text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
+    image: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    similarity: SimilarityConfig = field(default_factory=SimilarityConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def config_hash(self) -> str:
+        """Return a stable 12-hex-digit hash of everything that affects the result (not the name)."""
+        payload = self.to_dict()
+        payload.pop("name")
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+# --- building and validating -------------------------------------------------------------
+
+def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
+    """Build a validated config from nested plain data (as loaded from YAML)."""
+    config = _build_dataclass(ExperimentConfig, data, "")
+    validate(config)
+    return config
+
+
+def _build_dataclass(cls: type, data: Any, path: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path or 'config'}: expected a mapping of keys, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in known:
+            where = f"{path}.{key}" if path else str(key)
+            raise ConfigError(f"unknown key {where!r}; allowed keys here: {', '.join(known)}")
+    values = {}
+    for name, spec in known.items():
+        if name not in data:
+            continue
+        where = f"{path}.{name}" if path else name
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build_dataclass(hint, data[name], where)
+        else:
+            values[name] = _coerce(data[name], hint, where)
+    return cls(**values)
+
+
+def _coerce(value: Any, hint: Any, path: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is Union:
+        errors = []
+        for option in typing.get_args(hint):
+            try:
+                return _coerce(value, option, path)
+            except ConfigError as error:
+                errors.append(str(error).split(": ", 1)[-1])
+        raise ConfigError(f"{path}: {value!r} is invalid; expected {' or '.join(errors)}")
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise ConfigError(f"{path}: {value!r} is invalid; allowed: {', '.join(map(str, allowed))}")
+        return value
+    if hint is type(None):
+        if value is not None:
+            raise ConfigError(f"{path}: null")
+        return None
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: {value!r} is invalid; expected true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: {value!r} is invalid; expected a whole number")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: {value!r} is invalid; expected a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: {value!r} is invalid; expected a string")
+        return value
+    raise ConfigError(f"{path}: unsupported type {hint!r}")
+
+
+def validate(config: ExperimentConfig) -> None:
+    """Check registry names and numeric ranges; raise ConfigError naming the first bad key."""
+    from engine import components  # noqa: F401  (registers every variant)
+    from engine.registry import REGISTRIES
+
+    for section in dataclasses.fields(config):
+        value = getattr(config, section.name)
+        if not dataclasses.is_dataclass(value):
+            continue
+        for spec in dataclasses.fields(value):
+            kind = spec.metadata.get("registry")
+            name = getattr(value, spec.name)
+            if kind and name not in REGISTRIES[kind]:
+                allowed = ", ".join(REGISTRIES[kind].names())
+                raise ConfigError(f"{section.name}.{spec.name}: unknown value {name!r}; allowed: {allowed}")
+    _check_ranges(config)
+
+
+def _check_ranges(config: ExperimentConfig) -> None:
+    checks = [
+        ("train.steps", config.train.steps >= 1, "at least 1"),
+        ("train.batch_size", config.train.batch_size >= 2, "at least 2 (InfoNCE needs negatives)"),
+        ("train.log_every", config.train.log_every >= 1, "at least 1"),
+        ("train.checkpoint_every", config.train.checkpoint_every >= 0, "0 or more"),
+        ("optim.grad_accum", config.optim.grad_accum >= 1, "at least 1"),
+        ("optim.grad_accum", config.train.batch_size % config.optim.grad_accum == 0,
+         "a divisor of train.batch_size"),
+        ("optim.lr", config.optim.lr > 0, "greater than 0"),
+        ("optim.warmup_ratio", 0 <= config.optim.warmup_ratio < 1, "in [0, 1)"),
+        ("optim.min_lr_ratio", 0 <= config.optim.min_lr_ratio <= 1, "in [0, 1]"),
+        ("optim.llrd_factor", 0 < config.optim.llrd_factor <= 1, "in (0, 1]"),
+        ("similarity.temperature", config.similarity.temperature > 0, "greater than 0"),
+        ("similarity.max_logit_scale", config.similarity.max_logit_scale > 1, "greater than 1"),
+        ("head.dropout", 0 <= config.head.dropout < 1, "in [0, 1)"),
+        ("head.embed_dim", config.head.embed_dim >= 1, "at least 1"),
+        ("text.max_length", config.text.max_length >= 2, "at least 2"),
+        ("image.image_size", config.image.image_size >= 32, "at least 32"),
+        ("loss.hard_k", config.loss.hard_k >= 1, "at least 1"),
+        ("loss.queue_size", config.loss.queue_size >= 1, "at least 1"),
+        ("fusion.rerank_k", config.fusion.rerank_k >= 1, "at least 1"),
+        ("data.num_workers", config.data.num_workers >= 0, "0 or more"),
+    ]
+    unfreeze = config.text.unfreeze_layers
+    checks.append(("text.unfreeze_layers", unfreeze == "all" or unfreeze >= 0, "0 or more, or `all`"))
+    for key, ok, expected in checks:
+        if not ok:
+            raise ConfigError(f"{key}: {_lookup(config, key)!r} is invalid; expected {expected}")
+
+
+def _lookup(config: ExperimentConfig, key: str) -> Any:
+    value: Any = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+# --- files, combos and overrides -----------------------------------------------------------
+
+def configs_dir() -> Path:
+    """Return the folder with combo files: ./configs when present, else the repository's."""
+    local = Path.cwd() / "configs"
+    if local.is_dir():
+        return local
+    return Path(__file__).resolve().parent.parent / "configs"
+
+
+def resolve_config_path(name_or_path: str) -> Path:
+    """Turn `combo_a`, `combo_a.yaml` or a file path into an existing config file."""
+    candidate = Path(name_or_path)
+    if candidate.is_file():
+        return candidate
+    for folder in (configs_dir(), configs_dir() / "sequences"):
+        for option in (folder / name_or_path, folder / f"{name_or_path}.yaml"):
+            if option.is_file():
+                return option
+    raise ConfigError(f"config {name_or_path!r} not found: give a YAML path or a combo name "
+                      f"from {configs_dir()} (see `xmr combos`)")
+
+
+def load_yaml_tree(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Load a YAML config, merging the file it ``extends:`` underneath it."""
+    path = path.resolve()
+    if path in _seen:
+        raise ConfigError(f"{path}: `extends` forms a cycle")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: invalid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    base = load_yaml_tree((path.parent / parent), _seen + (path,))
+    return deep_merge(base, data)
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """Turn ``a.b=value`` into ``{"a": {"b": value}}``; the value is parsed as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r} is invalid; expected key.path=value, e.g. train.steps=200")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    tree: dict[str, Any] = {}
+    node = tree
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return tree
+
+
+def load_config(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+    """Compose defaults, a config file and ``key=value`` overrides into a validated config."""
+    path = resolve_config_path(name_or_path)
+    data = load_yaml_tree(path)
+    data.setdefault("name", path.stem)
+    for override in overrides:
+        data = deep_merge(data, parse_override(override))
+    try:
+        return config_from_dict(data)
+    except ConfigError as error:
+        raise ConfigError(f"{path.name}: {error}") from None
+
+
+# --- the one-line summary --------------------------------------------------------------------
+
+def summary_line(config: ExperimentConfig) -> str:
+    """Return the one-line summary the plan asks for: every axis a comparison may change."""
+    text, image, head = config.text, config.image, config.head
+    text_part = f"text={text.backbone}/{text.pooling}/unfreeze:{text.unfreeze_layers}"
+    image_part = f"image={image.backbone}/{image.readout}/unfreeze:{image.unfreeze}"
+    heads = "shared" if head.shared else "separate"
+    head_part = f"head={head.kind}({heads},{head.embed_dim}d)"
+    sim = config.similarity
+    temp = f"τ={sim.temperature:g}" if sim.learnable == "fixed" else f"τ=learnable:{sim.learnable}({sim.temperature:g})"
+    loss = f"loss=info_nce:{config.loss.directions}/{config.loss.negatives}"
+    optim = f"optim={config.optim.optimizer}+{config.optim.scheduler}(lr={config.optim.lr:g})"
+    extras = []
+    if config.train.use_amp:
+        extras.append("amp")
+    if config.train.grad_checkpoint:
+        extras.append("grad_ckpt")
+    augment = f"aug={config.augment.image}/{config.augment.text}"
+    parts = [text_part, image_part, head_part, f"fusion={config.fusion.kind}", f"sim={sim.kind}", temp,
+             loss, optim, augment, f"index={config.eval.index}",
+             f"steps={config.train.steps}x{config.train.batch_size}", f"seed={config.train.seed}", *extras]
+    return " ".join(parts)

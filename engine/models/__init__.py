@@ -1,0 +1,10 @@
+"""Model parts of the dual encoder; importing this package registers every variant."""
+
+from engine.models.heads import OptimizedMLPProjector, build_heads
+from engine.models.image import ImageFeatureExtractor
+from engine.models.model import CrossModalRetrievalModel
+from engine.models.similarity import SimilarityCalculator, Temperature
+from engine.models.text import TextFeatureExtractor
+
+__all__ = ["CrossModalRetrievalModel", "ImageFeatureExtractor", "OptimizedMLPProjector",
+           "SimilarityCalculator", "Temperature", "TextFeatureExtractor", "build_heads"]

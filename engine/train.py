@@ -1,0 +1,255 @@
+"""``run``: train one config for a fixed number of steps, evaluate it, report through a sink.
+
+This is the single entry point the CLI's ``xmr run`` and the background worker both call;
+only the sink differs. Everything a run needs is in its ``ExperimentConfig``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import resource
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+
+from engine.augment import IMAGE_AUGMENTATIONS, TEXT_AUGMENTATIONS
+from engine.config import ExperimentConfig, summary_line
+from engine.data.datasets import load_split
+from engine.data.pipeline import Collator, PairDataset, PairIndex, StepBatchSampler, image_transform
+from engine.data.records import RetrievalSplit
+from engine.evaluate import score_embeddings
+from engine.features import SplitFeatures, encode_split_features, project_features
+from engine.losses import NEGATIVES
+from engine.models.model import CrossModalRetrievalModel
+from engine.optim import OPTIMIZERS, SCHEDULERS
+from engine.reproducibility import generator, seed_everything, worker_init
+from engine.sink import PrintSink, RunSink, StepRecord
+
+log = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(RuntimeError):
+    """Raised when the training loss becomes NaN or infinite."""
+
+
+@dataclass
+class RunResult:
+    config_hash: str
+    summary: str
+    steps_done: int
+    stopped_early: bool
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def resolve_device(requested: str | None) -> torch.device:
+    """Return ``requested`` (e.g. ``cpu``, ``cuda:1``), or CUDA when available, else CPU."""
+    if requested:
+        device = torch.device(requested)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"--device {requested}: CUDA is not available on this machine; use cpu")
+        return device
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def run(config: ExperimentConfig, sink: RunSink | None = None, *, device: str | None = None) -> RunResult:
+    """Train and evaluate ``config``; return its metrics (also reported to ``sink``)."""
+    sink = sink or PrintSink()
+    target = resolve_device(device)
+    summary = summary_line(config)
+    seed_everything(config.train.seed)
+
+    train_split = load_split(config.data, config.data.train_split)
+    eval_split = load_split(config.data, config.data.eval_split)
+    model = CrossModalRetrievalModel(config).to(target)
+    sink.event("info", f"device {target}; {len(train_split.texts)} train texts, "
+                       f"{len(train_split.image_ids)} train images; summary: {summary}")
+
+    trainer = Trainer(config, model, train_split, target, sink)
+    sink.start(summary, config.train.steps)
+    trainer.fit()
+    metrics = dict(trainer.measurements)
+    if not trainer.stopped_early:
+        metrics.update(evaluate_model(config, model, eval_split, target))
+        metrics["peak_rss_mb"] = peak_rss_mb()
+        if target.type == "cuda":
+            metrics["peak_gpu_mb"] = torch.cuda.max_memory_allocated(target) / 2**20
+        sink.metrics(metrics)
+    sink.close()
+    return RunResult(config.config_hash(), summary, trainer.step, trainer.stopped_early, metrics)
+
+
+def evaluate_model(config: ExperimentConfig, model: CrossModalRetrievalModel, split: RetrievalSplit,
+                   device: torch.device) -> dict[str, float]:
+    """Encode ``split`` with the trained model and score both retrieval directions."""
+    started = time.perf_counter()
+    transform = eval_transform(config, model)
+    features = encode_split_features(model, split, transform, config.eval.batch_size, device)
+    encoded = time.perf_counter()
+    text, image = project_features(model, features, config.eval.batch_size, device)
+    metrics = score_embeddings(config, split, text, image)
+    metrics["eval/encode_seconds"] = encoded - started
+    metrics["eval/encode_ms_per_item"] = 1000 * (encoded - started) / max(1, len(text) + len(image))
+    return metrics
+
+
+def eval_transform(config: ExperimentConfig, model: CrossModalRetrievalModel):
+    backbone = model.image_encoder.backbone
+    return image_transform(config.image.image_size, backbone.mean, backbone.std)
+
+
+def peak_rss_mb() -> float:
+    """Return this process's peak resident memory in MiB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Trainer:
+    """The optimisation loop of one run: batches, loss, optimizer, schedule and reporting."""
+
+    def __init__(self, config: ExperimentConfig, model: CrossModalRetrievalModel, split: RetrievalSplit,
+                 device: torch.device, sink: RunSink) -> None:
+        self.config, self.model, self.split, self.device, self.sink = config, model, split, device, sink
+        self.pairs = PairIndex(split)
+        self.sampler = StepBatchSampler(len(self.pairs), config.train.batch_size, config.train.seed,
+                                        config.train.steps)
+        self.loss_fn = NEGATIVES.get(config.loss.negatives)(config.loss).to(device)
+        self.optimizer = OPTIMIZERS.get(config.optim.optimizer)(model, config.optim)
+        self.scheduler = SCHEDULERS.get(config.optim.scheduler)(self.optimizer, config.optim, config.train.steps)
+        self.amp_dtype = (torch.bfloat16 if device.type == "cpu" else torch.float16) if config.train.use_amp else None
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
+        self.step = 0
+        self.stopped_early = False
+        self.measurements: dict[str, float] = {}
+        self.cache: SplitFeatures | None = None
+        if config.train.grad_checkpoint:
+            self._enable_grad_checkpoint()
+
+    # --- batches ---------------------------------------------------------------------------
+
+    def uses_feature_cache(self) -> bool:
+        augmented = self.config.augment.image != "none" or self.config.augment.text != "none"
+        return self.config.train.cache_features == "auto" and self.model.backbones_frozen and not augmented
+
+    def batches(self) -> Iterator[dict]:
+        """Yield training batches from the current step on (cached features or a DataLoader)."""
+        self.sampler.start_step = self.step
+        if self.uses_feature_cache():
+            yield from self._cached_batches()
+        else:
+            yield from self._loader_batches()
+
+    def _cached_batches(self) -> Iterator[dict]:
+        if self.cache is None:
+            started = time.perf_counter()
+            transform = eval_transform(self.config, self.model)
+            self.cache = encode_split_features(self.model, self.split, transform,
+                                               self.config.eval.batch_size, self.device)
+            self.measurements["train/feature_cache_seconds"] = time.perf_counter() - started
+            self.sink.event("info", f"backbones frozen: cached features of {len(self.cache.text)} texts and "
+                                    f"{len(self.cache.image)} images in "
+                                    f"{self.measurements['train/feature_cache_seconds']:.1f}s")
+        for keys in self.sampler:
+            pairs = torch.tensor([pair for pair, _ in keys])
+            texts, images = self.pairs.pair_text[pairs], self.pairs.pair_image[pairs]
+            yield {"text_features": self.cache.text[texts], "image_features": self.cache.image[images],
+                   "text_index": texts, "image_index": images}
+
+    def _loader_batches(self) -> Iterator[dict]:
+        config = self.config
+        augmentation = IMAGE_AUGMENTATIONS.get(config.augment.image)(config.image.image_size)
+        backbone = self.model.image_encoder.backbone
+        transform = image_transform(config.image.image_size, backbone.mean, backbone.std, augmentation)
+        dataset = PairDataset(self.split, self.pairs, transform,
+                              TEXT_AUGMENTATIONS.get(config.augment.text)(), config.train.seed)
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_sampler=self.sampler, num_workers=config.data.num_workers,
+            collate_fn=Collator(self.model.text_encoder.tokenize), worker_init_fn=worker_init,
+            generator=generator(config.train.seed, 3), persistent_workers=False,
+            pin_memory=self.device.type == "cuda")
+        yield from loader
+
+    # --- one optimisation step ------------------------------------------------------------
+
+    def _embed(self, batch: dict, rows: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        if "text_features" in batch:
+            return (self.model.project_text(batch["text_features"][rows].to(self.device)),
+                    self.model.project_image(batch["image_features"][rows].to(self.device)))
+        text_inputs = {k: v[rows].to(self.device, non_blocking=True) for k, v in batch["text_inputs"].items()}
+        return self.model(text_inputs, batch["images"][rows].to(self.device, non_blocking=True))
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def train_step(self, batch: dict) -> float:
+        """Run one optimizer step over ``grad_accum`` micro-batches; return the mean loss.
+
+        In-batch negatives come from each micro-batch, not the whole batch; the loss of each
+        micro-batch is divided by their number so the gradient is the average over the batch.
+        """
+        accum = self.config.optim.grad_accum
+        size = len(batch["text_index"]) // accum
+        self.optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        for part in range(accum):
+            rows = slice(part * size, (part + 1) * size)
+            with self._autocast():
+                text, image = self._embed(batch, rows)
+                logits_t2i, logits_i2t = self.model.logits(text, image)
+            positives = self.pairs.positives(batch["text_index"][rows], batch["image_index"][rows]).to(self.device)
+            loss = self.loss_fn(logits_t2i.float(), logits_i2t.float(), positives) / accum
+            self._check_finite(loss)
+            self.scaler.scale(loss).backward()
+            total += loss.item()
+        if self.config.optim.max_grad_norm > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.optim.max_grad_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.model.temperature.clamp_()
+        return total
+
+    def _check_finite(self, loss: torch.Tensor) -> None:
+        if not torch.isfinite(loss):
+            last = getattr(self, "_last_finite", None)
+            where = f"last finite loss {last[1]:.4f} at step {last[0]}" if last else "no finite loss yet"
+            raise NonFiniteLossError(f"loss became {loss.item()} at step {self.step + 1} ({where}); "
+                                     "lower optim.lr, raise similarity.temperature or turn off train.use_amp")
+
+    def fit(self) -> None:
+        """Train until ``train.steps`` or until the sink asks to stop."""
+        self.model.train()
+        window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
+        train_start = time.perf_counter()
+        for batch in self.batches():
+            if self.sink.should_stop():
+                self.stopped_early = True
+                self.sink.event("warning", f"stopped at step {self.step} on request")
+                break
+            loss = self.train_step(batch)
+            self.step += 1
+            self._last_finite = (self.step, loss)
+            window_loss, window_steps = window_loss + loss, window_steps + 1
+            if self.step % self.config.train.log_every == 0 or self.step == self.config.train.steps:
+                elapsed = time.perf_counter() - window_start
+                self.sink.step(StepRecord(
+                    step=self.step, loss=window_loss / window_steps, lr=self.optimizer.param_groups[0]["lr"],
+                    samples_per_s=window_steps * self.config.train.batch_size / max(elapsed, 1e-9),
+                    temperatures=self.model.temperature.values()))
+                window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
+        seconds = time.perf_counter() - train_start
+        self.measurements["train/seconds"] = seconds
+        self.measurements["train/samples_per_s"] = self.step * self.config.train.batch_size / max(seconds, 1e-9)
+        self.measurements.update({f"train/final_{k}": v for k, v in self.model.temperature.values().items()})
+
+    def _enable_grad_checkpoint(self) -> None:
+        for encoder in (self.model.text_encoder, self.model.image_encoder):
+            if not encoder.frozen and hasattr(encoder.backbone, "enable_grad_checkpoint"):
+                encoder.backbone.enable_grad_checkpoint()
+
+
