@@ -76,7 +76,16 @@ def evaluation_note(rows: list[ReportRow]) -> str:
             notes.add(f"{row.run.dataset} `{_eval_split(row.run)}` split: {m['t2i/queries']:.0f} caption queries × "
                       f"{m['t2i/gallery']:.0f} images; random-ranking t2i R@10 = {m.get('t2i/random_R@10', 0):.2f}, "
                       f"i2t R@10 = {m.get('i2t/random_R@10', 0):.2f}")
-    return "\n".join(sorted(notes)) + ("\nMetrics in percent; best value per column in bold." if rows else "")
+    lines = sorted(notes)
+    scored = [row for row in rows if row.metrics.get("t2i/random_R@10")]
+    if scored:
+        best = max(scored, key=lambda row: row.metrics.get("t2i/R@10", 0.0))
+        ratio = best.metrics.get("t2i/R@10", 0.0) / best.metrics["t2i/random_R@10"]
+        lines.append(f"best t2i R@10: run {best.run.id} with {best.metrics.get('t2i/R@10', 0.0):.2f}, "
+                     f"{ratio:.1f}× its random-ranking value")
+    if rows:
+        lines.append("Metrics in percent; best value per column in bold.")
+    return "\n".join(lines)
 
 
 def _eval_split(run: Run) -> str:
