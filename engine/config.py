@@ -40,7 +40,14 @@ class DataConfig:
     train_split: str = field(default="train", metadata=_doc("split used for training"))
     eval_split: str = field(default="test", metadata=_doc("split encoded and scored after training"))
     num_workers: int = field(default=0, metadata=_doc(
-        "DataLoader worker processes for training batches (0 = load in the main process)"))
+        "DataLoader worker processes for training batches, also used to decode every image "
+        "when a split is first checked (0 = the main process)"))
+    format: Literal["auto", "cnclip", "plain"] = field(default="auto", metadata=_doc(
+        "dataset layout: `cnclip` ({split}_texts.jsonl + {split}_imgs.tsv or lmdb/), `plain` "
+        "(captions.jsonl/csv beside image files), or `auto` to detect it"))
+    skip_bad: bool = field(default=False, metadata=_doc(
+        "leave out bad rows (missing images, undecodable images, empty captions, …) and report "
+        "how many; false rejects a dataset with any (`xmr data check` lists them)"))
 
 
 @dataclass

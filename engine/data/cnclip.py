@@ -239,6 +239,8 @@ def _check_text_images(
             log.add(ProblemKind.missing_image, path, line_number,
                     f"text_id {record.text_id} lists image_ids not in the gallery: {shown}")
             kept = tuple(i for i in record.image_ids if has_image(i))
+            if require_images and not kept:
+                return None  # already reported as a missing image, so not counted twice
             record = TextRecord(record.text_id, record.text, kept)
     if require_images and not record.image_ids:
         log.add(ProblemKind.text_without_images, path, line_number,
