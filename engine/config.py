@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,7 +231,7 @@ def _build_dataclass(cls: type, data: Any, path: str) -> Any:
 
 def _coerce(value: Any, hint: Any, path: str) -> Any:
     origin = typing.get_origin(hint)
-    if origin is Union:
+    if origin is Union or origin is types.UnionType:  # `str | None` is a UnionType, not a Union
         errors = []
         for option in typing.get_args(hint):
             try:

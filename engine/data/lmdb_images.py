@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import os
 import pickle
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -46,11 +47,20 @@ def import_lmdb() -> Any:
     return lmdb
 
 
+# lmdb refuses to open one environment twice in a process, so handles are shared per process.
+# The pid is part of the key because a forked DataLoader worker must not use its parent's handle.
+_ENVIRONMENTS: dict[tuple[int, str], Any] = {}
+
+
 def _open_env(path: Path) -> Any:
     if not path.is_dir():
         raise DatasetError(f"{path} not found; Chinese-CLIP LMDB splits have lmdb/{{split}}/imgs and pairs")
-    # Read-only without locks, as for any file the process does not write.
-    return import_lmdb().open(str(path), readonly=True, lock=False, readahead=False, create=False)
+    key = (os.getpid(), str(path.resolve()))
+    if key not in _ENVIRONMENTS:
+        # Read-only without locks, as for any file the process does not write.
+        _ENVIRONMENTS[key] = import_lmdb().open(str(path), readonly=True, lock=False, readahead=False,
+                                                create=False)
+    return _ENVIRONMENTS[key]
 
 
 class _NoGlobalsUnpickler(pickle.Unpickler):

@@ -65,7 +65,7 @@ def build(
             task = progress.add_task(name, total=None)
             card = build_emoji_zh(target, seed=seed, force=force,
                                   progress=lambda done, total: progress.update(task, completed=done, total=total))
-    console.print(f"{name} is in {target}", highlight=False)
+    console.print(f"{name} is in {target}", highlight=False, soft_wrap=True)
     console.print(card.to_markdown(), markup=False, highlight=False, soft_wrap=True)
 
 
@@ -85,8 +85,8 @@ def register(
         entry = register_dataset(open_store(db), name, path, fmt)
         splits = list_splits(Path(entry.path), entry.format)
     console.print(f"registered {name}: {entry.path} ({entry.format} layout, splits: {', '.join(splits)})",
-                  highlight=False)
-    console.print(f"check it with `xmr data check {name}`", highlight=False)
+                  highlight=False, soft_wrap=True)
+    console.print(f"check it with `xmr data check {name}`", highlight=False, soft_wrap=True)
 
 
 @app.command("list")
@@ -190,7 +190,7 @@ def predict(
         resolved = resolve_dataset(open_store(db), load_config(config, overrides or []))
         written = train_and_predict(resolved, split, top_k, out, device=device)
     console.print(f"wrote top-{top_k} image ids for {written.texts} texts of split {split} to {out}",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     if not written.scorable:
         console.print(f"split {split} has no image_ids, so these predictions cannot be scored here",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
