@@ -46,6 +46,9 @@ class DataConfig:
     format: Literal["auto", "cnclip", "plain"] = field(default="auto", metadata=_doc(
         "dataset layout: `cnclip` ({split}_texts.jsonl + {split}_imgs.tsv or lmdb/), `plain` "
         "(captions.jsonl/csv beside image files), or `auto` to detect it"))
+    resize_cache: int = field(default=0, metadata=_doc(
+        "side in pixels of an on-disk cache of resized images, built on first use, for datasets "
+        "whose images are slow to decode (0 = off; keep it at least image.image_size)"))
     skip_bad: bool = field(default=False, metadata=_doc(
         "leave out bad rows (missing images, undecodable images, empty captions, …) and report "
         "how many; false rejects a dataset with any (`xmr data check` lists them)"))
@@ -308,6 +311,7 @@ def _check_ranges(config: ExperimentConfig) -> None:
         ("loss.queue_size", config.loss.queue_size >= 1, "at least 1"),
         ("fusion.rerank_k", config.fusion.rerank_k >= 1, "at least 1"),
         ("data.num_workers", config.data.num_workers >= 0, "0 or more"),
+        ("data.resize_cache", config.data.resize_cache >= 0, "0 (off) or a side in pixels"),
     ]
     unfreeze = config.text.unfreeze_layers
     checks.append(("text.unfreeze_layers", unfreeze == "all" or unfreeze >= 0, "0 or more, or `all`"))

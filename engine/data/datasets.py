@@ -1,6 +1,6 @@
 """Resolve a config's dataset to a folder and format, and load its splits.
 
-``emoji-zh`` resolves to its build folder; any other value is a folder in the Chinese-CLIP
+``emoji-zh`` resolves to its build folder. Any other value is a folder in the Chinese-CLIP
 layout (``{split}_texts.jsonl`` with ``{split}_imgs.tsv`` or ``lmdb/{split}/``) or the plain
 layout (``*captions.jsonl`` / ``*captions.csv`` beside image files). Names registered in the
 store are resolved by the caller (CLI or worker), which sets ``data.root`` and ``data.format``.
@@ -80,13 +80,19 @@ def load_split(config: DataConfig, split: str) -> RetrievalSplit:
 
     Every image is decoded once to find undecodable ones (cached until the file changes), and
     texts without images are errors in the training split only. With ``data.skip_bad`` the bad
-    rows are left out and counted in ``RetrievalSplit.skipped``.
+    rows are left out and counted in ``RetrievalSplit.skipped``. With ``data.resize_cache`` the
+    images come from a cache of resized copies.
     """
     root = dataset_root(config)
     if config.dataset == "emoji-zh" and not config.root and not root.is_dir():
         raise DatasetError(f"{root}: not found; run `xmr data build emoji-zh`")
-    return read_split(root, split, config.format, skip_bad=config.skip_bad, check_images=True,
-                      require_images=split == config.train_split, workers=config.num_workers)
+    loaded = read_split(root, split, config.format, skip_bad=config.skip_bad, check_images=True,
+                        require_images=split == config.train_split, workers=config.num_workers)
+    if config.resize_cache:
+        from engine.data.resize_cache import with_resize_cache
+
+        loaded = with_resize_cache(loaded, config.resize_cache)
+    return loaded
 
 
 def skipped_summary(split: RetrievalSplit) -> str:

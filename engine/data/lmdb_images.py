@@ -4,10 +4,10 @@ Chinese-CLIP's `cn_clip/preprocess/build_lmdb_dataset.py` (cn-clip 1.6.0) conver
 two LMDB environments under `lmdb/{split}/`:
 
     imgs    key: the image id as decimal ASCII; value: the image's base64 text (URL-safe alphabet).
-            The extra key `num_images` holds the count as decimal ASCII.
+            The extra key `num_images` contains the count as decimal ASCII.
     pairs   key: the pair index 0, 1, … as decimal ASCII; value: a pickled tuple
             (image_id, text_id, text), one per image a text lists. The extra key `num_samples`
-            holds the count. Texts without image ids are therefore absent.
+            contains the count. Texts without image ids are therefore absent.
 
 Pair values are unpickled with globals forbidden, so a crafted file cannot run code: a tuple of
 ints and a str needs none.

@@ -1,4 +1,4 @@
-"""Top-k predictions for splits distributed without answers, in Chinese-CLIP's submission shape.
+"""Top-k predictions for splits distributed without ground truth, in Chinese-CLIP's submission shape.
 
 Test splits of MUGE and similar benchmarks ship texts without `image_ids`; scores come from
 the benchmark's server. `train_and_predict` trains a config, encodes the split and writes one
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class PredictionFile:
-    """What `train_and_predict` wrote."""
+    """Summary of a prediction file written by `train_and_predict`."""
 
     path: Path
     texts: int  # lines written

@@ -1,7 +1,7 @@
 """An `{split}_imgs.tsv` gallery read by byte offset, with its index cached on disk.
 
-The first open scans the file once for the image id, byte offset and line number of every row
-and saves them as int64 arrays under `$XMR_CACHE/tsv-index/`, keyed by the file's resolved path
+The first open scans the file once for the image id, byte offset and line number of every row.
+It saves them as int64 arrays under `$XMR_CACHE/tsv-index/`, keyed by the file's resolved path
 and invalidated when its size or mtime changes. Later opens load the arrays instead of
 rescanning. Checking that every image decodes (`validate_images`) streams the file in chunks
 of rows, optionally across a process pool, and its result is cached in the same file.
@@ -40,7 +40,7 @@ def cache_root() -> Path:
 
 @dataclass
 class TsvIndex:
-    """Where each image of a tsv starts, as parallel int64 arrays in file order."""
+    """Byte offsets of a tsv's images, as parallel int64 arrays in file order."""
 
     ids: np.ndarray  # image ids
     offsets: np.ndarray  # byte offset of each row

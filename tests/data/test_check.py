@@ -90,7 +90,7 @@ def test_loading_broken_split_raises_with_location(broken) -> None:
     assert "\n" not in message
 
 
-def test_skip_bad_leaves_out_bad_rows_and_counts_them(broken) -> None:
+def test_skip_bad_counts_left_out_rows(broken) -> None:
     root, _ = broken
 
     split = cnclip.load_split(root, "train", check_images=True, require_images=True, skip_bad=True)
@@ -102,7 +102,7 @@ def test_skip_bad_leaves_out_bad_rows_and_counts_them(broken) -> None:
     assert split.skipped == {kind.value: 1 for kind in ProblemKind}
 
 
-def test_missing_image_keeps_the_text_with_its_other_images(tmp_path) -> None:
+def test_missing_image_keeps_other_images(tmp_path) -> None:
     root = tmp_path / "d"
     cnclip.write_split(root, "valid", [], [])
     (root / "valid_texts.jsonl").write_text('{"text_id": 1, "text": "好", "image_ids": [1, 2]}\n', encoding="utf-8")

@@ -102,4 +102,5 @@ def test_cli_register_list_and_info(plain: Path, tmp_path: Path) -> None:
     assert "plain layout" in registered.output
     assert "mine" in listed.output
     assert described.exit_code == 0, described.output
-    assert "train" in described.output and "test" in described.output
+    assert "train" in described.output
+    assert "test" in described.output

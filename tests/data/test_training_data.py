@@ -171,3 +171,15 @@ def test_cli_predict_writes_top_k_for_unanswered_split(toy_dataset, tmp_path, ti
     assert len(rows) == len(lines)
     assert all(len(row["image_ids"]) == 3 for row in rows)
     assert rows[0]["text_id"] == json.loads(lines[0])["text_id"]
+
+
+def test_resize_cache_serves_resized_images_and_trains(toy_dataset, tiny_config) -> None:
+    config = tiny_config(data={"resize_cache": 24})
+    split = load_split(config.data, "train")
+    original = load_split(tiny_config().data, "train")
+
+    image = split.load_image(split.image_ids[3])
+
+    assert image.size == (24, 24)
+    assert image.getpixel((12, 12)) == original.load_image(split.image_ids[3]).resize((24, 24)).getpixel((12, 12))
+    assert run(config).steps_done == 6

@@ -1,6 +1,6 @@
 """``xmr data``: build, register, describe and check datasets, and export predictions.
 
-    xmr data register flickr30k-cn ~/data/Flickr30k-CN     # then configs say data.dataset: flickr30k-cn
+    xmr data register flickr30k-cn ~/data/Flickr30k-CN     # then configs set data.dataset: flickr30k-cn
     xmr data list
     xmr data info flickr30k-cn
     xmr data check flickr30k-cn                            # exits 1 when any row is bad
@@ -180,7 +180,7 @@ def predict(
     db: Optional[Path] = DB_OPTION,
 ) -> None:
     """Train a config, then write its top-k images for every text of a split in Chinese-CLIP's
-    submission shape. Works on splits distributed without answers, which cannot be scored."""
+    submission shape. Works on splits distributed without image_ids, which cannot be scored."""
     from engine.config import load_config
     from engine.data.submission import train_and_predict
     from xmr_tui.store.datasets import resolve_dataset

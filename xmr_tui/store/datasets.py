@@ -1,4 +1,4 @@
-"""The dataset registry: names users give to dataset folders, so configs can say `data.dataset: NAME`.
+"""The dataset registry: names users give to dataset folders, so configs can set `data.dataset: NAME`.
 
 `resolve_dataset` turns a registered name in a config into `data.root` and `data.format` before
 the engine sees it; the engine itself never reads the store.
@@ -51,7 +51,7 @@ def register_dataset(store: Store, name: str, path: Path, fmt: str = "auto") -> 
         raise DatasetError(f"{name!r} is a built-in dataset name; choose another name")
     folder = Path(path).expanduser().resolve()
     if not folder.is_dir():
-        raise DatasetError(f"{folder} is not a folder; give the folder that holds the dataset files")
+        raise DatasetError(f"{folder} is not a folder; give the folder that contains the dataset files")
     entry = RegisteredDataset(name=name, path=str(folder), format=detect_format(folder, fmt))
     _ensure_table(store)
     with store.write() as session:
