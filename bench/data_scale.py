@@ -19,6 +19,7 @@ import io
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -88,10 +89,12 @@ def run_phase(name: str, root: Path, rows: int, workers: int, cache: Path) -> tu
 def measure(rows: int, image_size: int, workers: int, folder: Path) -> None:
     root = folder / f"rows-{rows}"
     started = time.perf_counter()
-    write_split(root, rows, image_size)
+    if not (root / "train_texts.jsonl").is_file():  # reused with --keep
+        write_split(root, rows, image_size)
     size_mb = (root / "train_imgs.tsv").stat().st_size / 2**20
     print(f"{rows} rows: wrote {size_mb:.1f} MiB of tsv in {time.perf_counter() - started:.1f} s")
     cache = folder / f"cache-{rows}"
+    shutil.rmtree(cache, ignore_errors=True)  # so the check phase scans and decodes from scratch
     for name in PHASES:
         seconds, peak = run_phase(name, root, rows, workers, cache)
         print(f"  {name:8s} {seconds:7.1f} s   peak RSS {peak:7.1f} MiB")

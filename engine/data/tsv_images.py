@@ -13,7 +13,8 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,8 +60,8 @@ class TsvIndex:
 def scan_tsv(path: Path) -> TsvIndex:
     """Read every row's id and offset without decoding images; bad rows go to `scan_problems`."""
     problems = ProblemLog()
-    ids, offsets, lines = [], [], []
-    seen: set[int] = set()
+    # array('q') stores 8 bytes a row, where a list of Python ints costs about 36.
+    ids, offsets, lines = array("q"), array("q"), array("q")
     position = 0
     with open(path, "rb") as rows:
         for line_number, row in enumerate(rows, start=1):
@@ -70,18 +71,27 @@ def scan_tsv(path: Path) -> TsvIndex:
             image_id = _parse_image_id(row, path, line_number, problems)
             if image_id is None:
                 continue
-            if image_id in seen:
-                problems.add(ProblemKind.duplicate_image_id, path, line_number,
-                             f"duplicate image_id {image_id}; each image must appear once per split")
-                continue
-            seen.add(image_id)
             ids.append(image_id)
             offsets.append(start)
             lines.append(line_number)
-    return TsvIndex(_int64(ids), _int64(offsets), _int64(lines), problems)
+    index = TsvIndex(_int64(ids), _int64(offsets), _int64(lines), problems)
+    return _drop_duplicate_ids(index, path)
 
 
-def _int64(values: list[int]) -> np.ndarray:
+def _drop_duplicate_ids(index: TsvIndex, path: Path) -> TsvIndex:
+    """Keep the first row of each image id and report the later ones, in line order."""
+    _, first_rows = np.unique(index.ids, return_index=True)
+    if len(first_rows) == len(index.ids):
+        return index
+    keep = np.zeros(len(index.ids), dtype=bool)
+    keep[first_rows] = True
+    for row in np.flatnonzero(~keep):
+        index.scan_problems.add(ProblemKind.duplicate_image_id, path, int(index.lines[row]),
+                                f"duplicate image_id {int(index.ids[row])}; each image must appear once per split")
+    return TsvIndex(index.ids[keep], index.offsets[keep], index.lines[keep], index.scan_problems)
+
+
+def _int64(values: Iterable[int]) -> np.ndarray:
     return np.asarray(values, dtype=np.int64)
 
 
