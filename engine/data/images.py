@@ -34,7 +34,10 @@ def decode_image_bytes(raw: bytes, where: str) -> Image.Image:
         image = Image.open(io.BytesIO(raw))
         image.load()
         return to_rgb(image)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+    except UnidentifiedImageError:
+        raise DatasetError(f"{where}: cannot decode image (the bytes are no image format Pillow reads); "
+                           "re-encode it") from None
+    except (OSError, ValueError, SyntaxError) as error:
         # Pillow raises SyntaxError for some corrupt headers (e.g. truncated PNG chunks).
         raise DatasetError(f"{where}: cannot decode image ({error}); re-encode it") from None
 

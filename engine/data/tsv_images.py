@@ -227,12 +227,12 @@ def decode_chunk(path: str, offset: int, lines: list[int], first_row: int) -> tu
         for position, wanted in enumerate(lines):
             row = _read_line(rows, line_number, wanted)
             line_number = wanted + 1
-            encoded = row.split(b"\t", 1)[1]
+            image_id, _, encoded = row.removeprefix(_UTF8_BOM).partition(b"\t")
             try:
-                decode_base64_image(encoded, "")
+                decode_base64_image(encoded, f"image_id {int(image_id)}")
             except DatasetError as error:
                 bad.append(first_row + position)
-                problems.add(ProblemKind.bad_image, path, wanted, str(error).removeprefix(": "))
+                problems.add(ProblemKind.bad_image, path, wanted, str(error))
     return bad, problems
 
 

@@ -148,15 +148,20 @@ def check(
     splits: Optional[list[str]] = typer.Option(None, "--split", help="check only this split (repeatable)"),
     workers: int = typer.Option(0, "--workers", help="processes that decode images (0 = this process)"),
     db: Optional[Path] = DB_OPTION,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="also log each split as it is read"),
 ) -> None:
     """Find bad rows (missing or undecodable images, empty captions, duplicate ids, malformed lines).
 
     Prints each problem kind with its first file:line locations and a count, and exits with
     status 1 when there is any problem.
     """
+    import logging
+
     from engine.data.check import check_dataset
 
-    setup_logging(verbose=False)
+    setup_logging(verbose)
+    if not verbose:  # the report below lists every problem, so the readers' own logs would repeat it
+        logging.getLogger("engine.data").setLevel(logging.ERROR)
     with one_line_errors():
         folder, fmt = locate_dataset(db, name)
         result = check_dataset(folder, fmt, workers=workers, splits=splits)
