@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from engine.data.tsv_images import TsvImageStore, validate_images
 
 logger = logging.getLogger(__name__)
 
+_UTF8_BOM = b"\xef\xbb\xbf"
 SKIP_BAD_HINT = "run `xmr data check` for every location, fix the rows, or pass --skip-bad to leave them out"
 
 
@@ -150,47 +151,48 @@ def read_texts(
 ) -> list[TextRecord]:
     """Parse a `{split}_texts.jsonl` file, tolerating a BOM, CRLF endings and blank lines.
 
-    Bad rows are left out and added to `problems`; without a log the first one raises. With
+    Bad rows are left out and added to `problems`. Without a log, any bad row raises a
+    DatasetError that names the first. With
     `has_image`, image ids the gallery lacks are dropped and reported as missing images.
     """
     _require_file(path)
     log = ProblemLog() if problems is None else problems
     records = []
     seen: set[int] = set()
-    # utf-8-sig drops a leading BOM, and text mode turns CRLF into LF.
-    with open(path, encoding="utf-8-sig", errors="strict") as lines:
-        for line_number, line in enumerate(_decoded_lines(lines, path, log), start=1):
-            if line is None or not line.strip():
-                continue
-            record = _parse_text_line(line, path, line_number, log)
-            if record is None:
-                continue
-            if record.text_id in seen:
-                log.add(ProblemKind.duplicate_text_id, path, line_number,
-                        f"duplicate text_id {record.text_id}; each text must appear once per split")
-                continue
-            seen.add(record.text_id)
-            record = _check_text_images(record, path, line_number, log, has_image, require_images)
-            if record is not None:
-                records.append(record)
+    for line_number, line in _decoded_lines(path, log):
+        record = _parse_text_line(line, path, line_number, log)
+        if record is None:
+            continue
+        if record.text_id in seen:
+            log.add(ProblemKind.duplicate_text_id, path, line_number,
+                    f"duplicate text_id {record.text_id}; each text must appear once per split")
+            continue
+        seen.add(record.text_id)
+        record = _check_text_images(record, path, line_number, log, has_image, require_images)
+        if record is not None:
+            records.append(record)
     if problems is None:
         log.raise_if_any(path, "fix or delete those lines")
     return records
 
 
-def _decoded_lines(lines: Iterable[str], path: Path, log: ProblemLog) -> Iterable[str | None]:
-    iterator = iter(lines)
-    line_number = 0
-    while True:
-        line_number += 1
-        try:
-            yield next(iterator)
-        except StopIteration:
-            return
-        except UnicodeDecodeError as error:
-            # The rest of the file cannot be trusted to line up, so reading stops here.
-            log.add(ProblemKind.malformed_line, path, line_number, f"invalid UTF-8 ({error.reason})")
-            return
+def _decoded_lines(path: Path, log: ProblemLog) -> Iterator[tuple[int, str]]:
+    """Yield (line number, text) of non-blank lines; a line that is not UTF-8 is reported and skipped.
+
+    Lines are decoded one at a time from bytes, so an invalid byte is reported on its own line
+    and the lines after it are still read. JSON parsing ignores the CR of CRLF endings.
+    """
+    with open(path, "rb") as lines:
+        for line_number, raw in enumerate(lines, start=1):
+            if line_number == 1:
+                raw = raw.removeprefix(_UTF8_BOM)
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                log.add(ProblemKind.malformed_line, path, line_number, f"invalid UTF-8 ({error.reason})")
+                continue
+            if line.strip():
+                yield line_number, line
 
 
 def _parse_text_line(line: str, path: Path, line_number: int, log: ProblemLog) -> TextRecord | None:
