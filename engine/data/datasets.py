@@ -95,8 +95,15 @@ def load_split(config: DataConfig, split: str) -> RetrievalSplit:
     return loaded
 
 
-def skipped_summary(split: RetrievalSplit) -> str:
-    """Return how many rows of each kind `data.skip_bad` left out, e.g. `2 missing image, 1 empty caption`."""
-    total = sum(split.skipped.values())
-    parts = ", ".join(f"{count} {kind}" for kind, count in split.skipped.items())
-    return f"{total} rows ({parts})"
+def data_warnings(train_split: RetrievalSplit, eval_split: RetrievalSplit) -> list[str]:
+    """Return the warnings a run reports about its data: rows left out, and an unscorable eval split."""
+    warnings = []
+    for split in (train_split, eval_split):
+        if split.skipped:  # only non-empty with data.skip_bad, because loading raises otherwise
+            total = sum(split.skipped.values())
+            kinds = ", ".join(f"{count} {kind}" for kind, count in split.skipped.items())
+            warnings.append(f"data.skip_bad: left out {total} rows ({kinds}) of split {split.name}")
+    if not any(text.image_ids for text in eval_split.texts):
+        warnings.append(f"split {eval_split.name} has no image_ids, so it cannot be scored; "
+                        "export its predictions with `xmr data predict` instead")
+    return warnings

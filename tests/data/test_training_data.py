@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from engine.augment import IMAGE_AUGMENTATIONS, TEXT_AUGMENTATIONS
-from engine.data.datasets import load_split
+from engine.data.datasets import data_warnings, load_split
 from engine.data.pipeline import PairDataset, PairIndex, image_transform
 from engine.data.records import DatasetError, RetrievalSplit, TextRecord
 from engine.data.submission import top_k_images, write_predictions
@@ -183,3 +183,14 @@ def test_resize_cache_serves_resized_images_and_trains(toy_dataset, tiny_config)
     assert image.size == (24, 24)
     assert image.getpixel((12, 12)) == original.load_image(split.image_ids[3]).resize((24, 24)).getpixel((12, 12))
     assert run(config).steps_done == 6
+
+
+def test_warnings_name_skipped_rows_and_unscorable_split() -> None:
+    train = RetrievalSplit("train", [TextRecord(1, "a", (10,))], [10], _NoImages(), {"missing image": 2})
+    unanswered = RetrievalSplit("test", [TextRecord(2, "b", ())], [20], _NoImages())
+
+    warnings = data_warnings(train, unanswered)
+
+    assert warnings[0] == "data.skip_bad: left out 2 rows (2 missing image) of split train"
+    assert warnings[1].startswith("split test has no image_ids, so it cannot be scored")
+    assert data_warnings(train, train) == [warnings[0], warnings[0]]
