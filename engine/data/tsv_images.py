@@ -198,7 +198,8 @@ def _chunk_ranges(count: int) -> Iterator[tuple[int, int]]:
 
 
 def _decode_chunks(path: Path, index: TsvIndex, workers: int) -> Iterator[tuple[list[int], ProblemLog]]:
-    tasks = [(str(path), int(index.offsets[a]), index.lines[a:b].tolist(), a) for a, b in _chunk_ranges(len(index))]
+    # A generator, so each task's list of line numbers exists only while the task is pending.
+    tasks = ((str(path), int(index.offsets[a]), index.lines[a:b].tolist(), a) for a, b in _chunk_ranges(len(index)))
     if workers <= 0:
         for task in tasks:
             yield decode_chunk(*task)

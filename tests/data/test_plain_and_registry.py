@@ -104,3 +104,16 @@ def test_cli_register_list_and_info(plain: Path, tmp_path: Path) -> None:
     assert described.exit_code == 0, described.output
     assert "train" in described.output
     assert "test" in described.output
+
+
+def test_dataset_table_migration_is_idempotent(tmp_path: Path) -> None:
+    from sqlalchemy import inspect
+
+    from xmr_tui.store.datasets import add_dataset_table
+
+    store = Store(tmp_path / "x.db")
+    with store.writer.begin() as connection:
+        add_dataset_table(connection)
+        add_dataset_table(connection)
+
+    assert "dataset" in inspect(store.writer).get_table_names()

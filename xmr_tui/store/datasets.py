@@ -10,6 +10,7 @@ import dataclasses
 import logging
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel, select
@@ -17,8 +18,10 @@ from sqlmodel import Field, SQLModel, select
 from engine.config import ExperimentConfig
 from engine.data.datasets import BUILT_IN, detect_format
 from engine.data.records import DatasetError
-from xmr_tui.store.database import Store
 from xmr_tui.store.models import utcnow
+
+if TYPE_CHECKING:  # database.py may import this module to register the table, so no cycle at runtime
+    from xmr_tui.store.database import Store
 
 logger = logging.getLogger(__name__)
 
