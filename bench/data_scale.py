@@ -5,8 +5,8 @@
     python bench/data_scale.py --workers 2          # decode in 2 processes during the check
 
 For each size it writes `train_imgs.tsv` (small random PNGs) and `train_texts.jsonl` (one
-caption per image), then runs each phase in a fresh Python process and prints that process's
-peak RSS (ru_maxrss): `baseline` only imports the reader, `check` runs `check_dataset` (scan,
+caption per image). It then runs each phase in a fresh Python process and prints that process's
+peak RSS (ru_maxrss). `baseline` only imports the reader, `check` runs `check_dataset` (scan,
 index and decode every image), `iterate` loads the split from the cached index and decodes
 every image in file order. Worker processes of `--workers` are not included in the figure.
 """

@@ -35,7 +35,7 @@ def decode_image_bytes(raw: bytes, where: str) -> Image.Image:
         image.load()
         return to_rgb(image)
     except UnidentifiedImageError:
-        raise DatasetError(f"{where}: cannot decode image (the bytes are no image format Pillow reads); "
+        raise DatasetError(f"{where}: invalid image (no format that Pillow reads); "
                            "re-encode it") from None
     except (OSError, ValueError, SyntaxError) as error:
         # Pillow raises SyntaxError for some corrupt headers (e.g. truncated PNG chunks).

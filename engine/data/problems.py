@@ -18,7 +18,7 @@ EXAMPLES_PER_KIND = 5  # locations printed per kind before "… and N more"
 
 
 class ProblemKind(str, enum.Enum):
-    """What is wrong with a row; the value is the label `xmr data check` prints."""
+    """Kind of bad row. The value is the label that `xmr data check` prints."""
 
     malformed_line = "malformed line"  # invalid JSON, CSV or tsv syntax, or a field of the wrong type
     empty_caption = "empty caption"  # a caption that is empty or only whitespace

@@ -176,8 +176,8 @@ def save_index(path: Path, index: TsvIndex) -> None:
 def validate_images(path: Path, index: TsvIndex, workers: int = 0) -> TsvIndex:
     """Decode every image once, fill `bad_rows` and `decode_problems`, and cache the result.
 
-    Rows are decoded in chunks of `CHUNK_ROWS`; each task reads its own rows from the file, and
-    at most two tasks per worker are in flight, so memory does not grow with the file.
+    Rows are decoded in chunks of `CHUNK_ROWS`, and each task reads its own rows from the file.
+    At most two tasks per worker are in flight, so memory does not grow with the file.
     """
     if index.bad_rows is not None:
         return index

@@ -1,7 +1,7 @@
 """The dataset registry: names users give to dataset folders, so configs can set `data.dataset: NAME`.
 
 `resolve_dataset` turns a registered name in a config into `data.root` and `data.format` before
-the engine sees it; the engine itself never reads the store.
+the engine is called, because the engine itself never reads the store.
 """
 
 from __future__ import annotations
