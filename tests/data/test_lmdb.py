@@ -6,6 +6,7 @@ import pickle
 from pathlib import Path
 
 import pytest
+import torch
 
 from engine.data import cnclip
 from engine.data.problems import ProblemKind, ProblemLog
@@ -76,3 +77,28 @@ def test_lmdb_store_pickles_without_its_handle(lmdb_dataset: Path) -> None:
     copy = pickle.loads(pickle.dumps(split))
 
     assert copy.load_image(11).size == (2, 2)
+
+
+class _Sizes(torch.utils.data.Dataset):
+    def __init__(self, split) -> None:
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split.image_ids)
+
+    def __getitem__(self, index: int) -> int:
+        return self.split.load_image(self.split.image_ids[index]).size[0]
+
+
+@pytest.mark.parametrize("form", ["lmdb", "tsv"])
+def test_dataloader_workers_open_own_handles(tmp_path: Path, form: str) -> None:
+    if form == "lmdb":
+        write_lmdb_split(tmp_path, "valid", TEXTS, IMAGES)
+    else:
+        cnclip.write_split(tmp_path, "valid", TEXTS, IMAGES)
+    split = cnclip.load_split(tmp_path, "valid")
+    split.load_image(10)  # the parent's handle is open before the workers start
+
+    loader = torch.utils.data.DataLoader(_Sizes(split), batch_size=1, num_workers=2)
+
+    assert [int(batch) for batch in loader] == [4, 2]
