@@ -13,7 +13,7 @@ from typing import Iterable
 
 from sqlmodel import Session, col, delete, select
 
-from engine.config import ExperimentConfig, summary_line
+from engine.config import ExperimentConfig, config_from_dict, summary_line
 from engine.sink import StepRecord
 from xmr_tui.store.database import Store
 from xmr_tui.store.models import Artifact, Run, RunEvent, RunMetric, RunStatus, StepMetric, utcnow
@@ -61,6 +61,18 @@ def create_run(store: Store, config: ExperimentConfig, *, status: RunStatus = Ru
         session.flush()
         session.refresh(run)
     return run
+
+
+def run_config(run: Run) -> ExperimentConfig:
+    """Rebuild and validate the resolved config stored with ``run``."""
+    return config_from_dict(_without_nulls(json.loads(run.config_json)))
+
+
+def _without_nulls(tree: dict) -> dict:
+    # Every optional config field defaults to None, so leaving nulls out restores the same
+    # config, and the validator need not accept an explicit null for each optional field.
+    return {key: _without_nulls(value) if isinstance(value, dict) else value
+            for key, value in tree.items() if value is not None}
 
 
 def get_run(store: Store, run_id: int) -> Run:
