@@ -59,10 +59,11 @@ def _sequence_configs(sequence: str, combo: str | None, overrides: list[str]) ->
     try:
         from engine.sequences import load_sequence
     except ImportError:
-        # NOTE: engine.sequences (the sequence loader) is not part of this build yet.
+        # NOTE: engine.sequences lands with the combo and sequence files; until then --sequence fails here.
         raise CliError(f"--sequence {sequence}: sequences are not available in this xmr build "
                        "(engine.sequences is missing); queue the combos one by one") from None
-    return list(load_sequence(sequence, overrides))
+    # Each config is named "<sequence>/<run name>" by the loader, which reports show.
+    return [config for _name, config in load_sequence(sequence, overrides)]
 
 
 def _with_seeds(configs: list, seeds: str | None) -> list:

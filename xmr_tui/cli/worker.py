@@ -159,7 +159,8 @@ def _start_detached(db_path: Path, arguments: list[str]) -> None:
     time.sleep(1.0)
     if process.poll() is not None:
         raise CliError(f"the detached worker exited at once with status {process.returncode}; see {log_path}")
-    console.print(f"worker started in the background: pid {process.pid}, log {log_path}", highlight=False)
+    console.print(f"worker started in the background: pid {process.pid}, log {log_path}", highlight=False,
+                  soft_wrap=True)
 
 
 # --- status and stop ---------------------------------------------------------------------------
