@@ -43,6 +43,7 @@ def store(tmp_path: Path) -> Store:
 
 
 def test_run_of_dead_worker_resumes_with_same_metrics(store: Store, tiny_config):
+    # Frozen backbones: the cached-feature path, with dropout in the heads drawing from the RNG.
     config = tiny_config(head={"dropout": 0.3}, train={"steps": 6, "log_every": 1, "checkpoint_every": 2})
     [queued] = queue.enqueue(store, [config])
     dead = queue.claim_next(store, "dead-worker", lease_seconds=0)
