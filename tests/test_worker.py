@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from xmr_tui import worker as worker_module
 from xmr_tui.store import RunStatus, Store, queue
 from xmr_tui.store.runs import artifacts_of, get_run, metrics_by_run, steps_of
 from xmr_tui.store.sink import StoreSink
-from xmr_tui.worker import Worker, WorkerOptions
+from xmr_tui.worker import Heartbeat, Worker, WorkerOptions
 
 NON_DETERMINISTIC = ("seconds", "samples_per_s", "ms_per_item", "peak_")
 
@@ -89,3 +90,28 @@ def test_non_finite_loss_fails_run_with_step(store: Store, tiny_config, monkeypa
     run = get_run(store, queued.id)
     assert run.status == RunStatus.failed
     assert run.error == message
+
+
+def test_heartbeat_renews_lease_during_long_step(store: Store, tiny_config):
+    queue.enqueue(store, [tiny_config()])
+    run = queue.claim_next(store, "worker-a", lease_seconds=0.6)
+    heartbeat = Heartbeat(store, run, lease_seconds=0.6)
+    heartbeat.start()
+
+    time.sleep(1.5)  # a step or an evaluation that outlasts the lease twice over
+
+    assert queue.requeue_expired(store) == []
+    heartbeat.stop()
+    assert not heartbeat.lost.is_set()
+
+
+def test_heartbeat_notices_cancelled_run(store: Store, tiny_config):
+    queue.enqueue(store, [tiny_config()])
+    run = queue.claim_next(store, "worker-a", lease_seconds=0.3)
+    heartbeat = Heartbeat(store, run, lease_seconds=0.3)
+    heartbeat.start()
+
+    queue.cancel_run(store, run.id)
+
+    assert heartbeat.lost.wait(timeout=2)
+    heartbeat.stop()
