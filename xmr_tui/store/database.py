@@ -103,7 +103,7 @@ class Store:
 
     @property
     def runs_dir(self) -> Path:
-        """Return the folder beside the database that holds each run's checkpoints."""
+        """Return the folder beside the database that contains each run's checkpoints."""
         return self.path.resolve().parent / "runs"
 
     def run_dir(self, run_id: int) -> Path:
