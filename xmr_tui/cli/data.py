@@ -42,7 +42,7 @@ def build(
             card = build_emoji_zh(target, seed=seed, force=force,
                                   progress=lambda done, total: progress.update(task, completed=done, total=total))
     console.print(f"{name} is in {target}", highlight=False)
-    console.print(card.to_markdown(), markup=False, highlight=False)
+    console.print(card.to_markdown(), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("info")
@@ -55,4 +55,4 @@ def info(
 
     with one_line_errors():
         card = read_card(_root(name, root))
-    console.print(card.to_markdown(), markup=False, highlight=False)
+    console.print(card.to_markdown(), markup=False, highlight=False, soft_wrap=True)
