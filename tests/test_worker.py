@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -115,3 +117,20 @@ def test_heartbeat_notices_cancelled_run(store: Store, tiny_config):
 
     assert heartbeat.lost.wait(timeout=2)
     heartbeat.stop()
+
+
+def test_first_signal_stops_second_quits(store: Store):
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    worker = Worker(store, WorkerOptions(device="cpu"))
+    worker.install_signal_handlers()
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # Python runs signal handlers between bytecodes of the main thread
+        assert worker.stopping.is_set()
+
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
