@@ -105,6 +105,8 @@ def main() -> int:
     options = parser.parse_args()
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="xmr-e2e-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    # Keep the feature cache inside the workdir: the workers (subprocesses) inherit the variable.
+    os.environ["XMR_CACHE"] = str(workdir / "cache")
     db = workdir / "experiments.db"
     dataset = write_toy_dataset(workdir / "toy")
     print(f"workdir {workdir}")
