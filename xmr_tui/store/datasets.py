@@ -42,12 +42,6 @@ def add_dataset_table(connection: Connection) -> None:
     RegisteredDataset.__table__.create(connection, checkfirst=True)
 
 
-def _ensure_table(store: Store) -> None:
-    # Until the migration list includes add_dataset_table, the table is created on first use.
-    with store.writer.begin() as connection:
-        add_dataset_table(connection)
-
-
 def register_dataset(store: Store, name: str, path: Path, fmt: str = "auto") -> RegisteredDataset:
     """Record (or re-point) `name` at a dataset folder, detecting its format when `fmt` is auto."""
     if name in BUILT_IN:
@@ -56,7 +50,6 @@ def register_dataset(store: Store, name: str, path: Path, fmt: str = "auto") -> 
     if not folder.is_dir():
         raise DatasetError(f"{folder} is not a folder; give the folder that contains the dataset files")
     entry = RegisteredDataset(name=name, path=str(folder), format=detect_format(folder, fmt))
-    _ensure_table(store)
     with store.write() as session:
         session.merge(entry)
     logger.info("registered dataset %s at %s (%s layout)", name, folder, entry.format)
@@ -65,14 +58,12 @@ def register_dataset(store: Store, name: str, path: Path, fmt: str = "auto") -> 
 
 def get_dataset(store: Store, name: str) -> RegisteredDataset | None:
     """Return the registration of `name`, or None."""
-    _ensure_table(store)
     with store.read() as session:
         return session.get(RegisteredDataset, name)
 
 
 def list_datasets(store: Store) -> list[RegisteredDataset]:
     """Return every registered dataset, by name."""
-    _ensure_table(store)
     with store.read() as session:
         return list(session.exec(select(RegisteredDataset).order_by(RegisteredDataset.name)))
 
