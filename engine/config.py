@@ -174,7 +174,7 @@ class EvalConfig:
         "`faiss_ivfpq`: lists visited per query; 0 = nlist / 32, at least 1"))
     pq_m: int = field(default=0, metadata=_doc(
         "`faiss_ivfpq`: sub-quantizers per vector, a divisor of the embedding width; "
-        "0 = the largest divisor not above min(64, width / 4)"))
+        "0 = the largest divisor not above min(64, width / 16)"))
     pq_nbits: int = field(default=0, metadata=_doc(
         "`faiss_ivfpq`: bits per sub-quantizer code, 1 to 16; 0 = 8, fewer when the training "
         "sample is below 39 × 256 vectors"))
