@@ -10,6 +10,10 @@ product is their cosine, and ``dot`` embeddings are compared as they are.
 - ``faiss_flat``: FAISS ``IndexFlatIP``, exact as well, but it returns only the top-k.
 - ``faiss_ivfpq``: FAISS ``IndexIVFPQ``, approximate. Its parameters come from ``EvalConfig``,
   and each one left at 0 is derived from the gallery size and width (see ``ivfpq_params``).
+
+NOTE: the torch and faiss-cpu wheels each bundle their own libgomp. Unless the process starts
+with ``OMP_WAIT_POLICY=PASSIVE``, idle threads of one spin while the other computes, and FAISS
+calls made between torch operations ran up to 5× slower on 2 cores (bench/README.md).
 """
 
 from __future__ import annotations
