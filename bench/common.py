@@ -81,8 +81,8 @@ def write_result(name: str, figures: dict[str, object]) -> Path:
 def training_dataset(scratch: Path) -> tuple[Path, str]:
     """Return ``(folder, name)`` of emoji-zh when it is built, else of a synthetic toy set.
 
-    The toy set (16 colour-shape concepts, 8 images each) stands in so the scripts run on a
-    machine without emoji-zh, and the result file names which one was used.
+    The toy set (16 colour-shape concepts, 8 images each) lets the scripts run on a machine
+    without emoji-zh, and the result file names which one was used.
     """
     from engine.data.emoji_zh import default_root
 

@@ -2,8 +2,8 @@
 
 With ``train.cache_features=off`` each step decodes, resizes and tokenises its batch, then runs
 both backbones and the heads. Loading is measured by iterating the engine's own DataLoader
-alone; training by ``Trainer.train_step`` on the same batches already in memory. Loading
-must be at least 5× faster, so the model never waits for data.
+alone; training by ``Trainer.train_step`` on the same batches already in memory. The
+target is loading at least 5× faster than training, so that steps do not wait for data.
 
     python bench/data_loading.py
 """

@@ -1,13 +1,17 @@
 """Exact vs FAISS Flat vs IVF-PQ (alone and with exact re-ranking): latency and recall@10.
 
-Galleries of 10k, 100k and 1M unit vectors (d = 256) are drawn from a Gaussian mixture
-(clustered, as trained embeddings are) and uniformly on the sphere (the worst case for
-PQ). Recall@10 is the share of the exact top 10 that each index returns. Latency per query is
+Galleries of 10k, 100k and 1M unit vectors (d = 256) are drawn from Gaussian mixtures and
+uniformly on the sphere (the worst case for PQ). ``clustered`` has one component per 10
+items, as a gallery holds a few images or captions per concept, so each query's true
+neighbours form a tight group. ``clustered_coarse`` has 1,024 components; in 256 dimensions
+isotropic noise puts all members of a component at nearly the same distance from a query,
+so within a component it is as hard as uniform data. Recall@10 is the share of the exact top 10 that each index returns. Latency per query is
 reported both for one batched search call (wall time / queries) and as the median of
 single-query calls. IVF-PQ uses the engine's default parameters for each gallery size.
 
     python bench/index_tradeoff.py                # the full run (several minutes on 2 cores)
     python bench/index_tradeoff.py --sizes 10000  # a quick check
+    python bench/index_tradeoff.py --data clustered_coarse --name index_tradeoff_coarse
 """
 
 from __future__ import annotations
@@ -34,8 +38,10 @@ from engine.index import INDEXES, RetrievalIndex  # noqa: E402
 from engine.rerank import exact_scores, rerank  # noqa: E402
 
 DIM = 256
-COMPONENTS = 1024  # mixture components of the clustered data
-SPREAD = 0.6       # norm of the Gaussian offset from a component's centre, before normalising
+ITEMS_PER_COMPONENT = 10  # ``clustered``: mixture components = gallery size / 10
+COARSE_COMPONENTS = 1024  # ``clustered_coarse``: a fixed number of components
+SPREAD = 0.6              # norm of the Gaussian offset from a component's centre, before normalising
+DATA_KINDS = ("clustered", "uniform", "clustered_coarse")
 
 
 def clustered(count: int, generator: torch.Generator, centres: torch.Tensor) -> torch.Tensor:
@@ -52,7 +58,8 @@ def make_data(kind: str, size: int, queries: int, seed: int) -> tuple[torch.Tens
     generator = torch.Generator().manual_seed(seed)
     if kind == "uniform":
         return uniform(size, generator), uniform(queries, generator)
-    centres = F.normalize(torch.randn(COMPONENTS, DIM, generator=generator), dim=1)
+    components = COARSE_COMPONENTS if kind == "clustered_coarse" else max(1, size // ITEMS_PER_COMPONENT)
+    centres = F.normalize(torch.randn(components, DIM, generator=generator), dim=1)
     return clustered(size, generator, centres), clustered(queries, generator, centres)
 
 
@@ -76,7 +83,8 @@ def measure(name: str, search, queries: torch.Tensor, truth: torch.Tensor | None
     return row, ids
 
 
-def bench_size(kind: str, size: int, queries_count: int, top_k: int, single_queries: int) -> list[dict]:
+def bench_size(kind: str, size: int, queries_count: int, top_k: int, single_queries: int,
+               nprobe_sweep: list[int]) -> list[dict]:
     gallery, queries = make_data(kind, size, queries_count, seed=size)
     rows = []
 
@@ -106,9 +114,14 @@ def bench_size(kind: str, size: int, queries_count: int, top_k: int, single_quer
 
     row, _ = measure(f"faiss_ivfpq+exact_rerank@{top_k}", search_and_rerank, queries, truth, single_queries)
     rows.append({**row, **common})
+    for nprobe in [n for n in nprobe_sweep if ivfpq.params.nprobe < n <= ivfpq.params.nlist]:
+        ivfpq.index.nprobe = nprobe  # more lists visited: higher recall, more codes scanned
+        row, _ = measure(f"faiss_ivfpq(nprobe={nprobe})+exact_rerank@{top_k}", search_and_rerank,
+                         queries, truth, single_queries)
+        rows.append({**row, **common})
     for row in rows:
         row.update({"data": kind, "gallery": size, "queries": queries_count})
-        print(f"{kind:9} {size:>8} {row['method']:32} recall@10 {row['recall_at_10']:.3f}  "
+        print(f"{kind:16} {size:>8} {row['method']:44} recall@10 {row['recall_at_10']:.3f}  "
               f"batch {row['batch_ms_per_query']:8.3f} ms/q  single p50 {row['single_p50_ms']:8.3f} ms  "
               f"build {row['build_seconds']:7.1f} s  {row['memory_mb']:8.1f} MiB", flush=True)
     return rows
@@ -119,10 +132,11 @@ def speedups(rows: list[dict]) -> list[dict]:
     out = []
     for kind in sorted({r["data"] for r in rows}):
         for size in sorted({r["gallery"] for r in rows}):
-            group = {r["method"].split("+")[0] + ("+rerank" if "+" in r["method"] else ""): r
-                     for r in rows if r["data"] == kind and r["gallery"] == size}
+            group = {r["method"]: r for r in rows if r["data"] == kind and r["gallery"] == size}
+            if not group:
+                continue
             flat = group["faiss_flat"]
-            for method in ("faiss_ivfpq", "faiss_ivfpq+rerank"):
+            for method in [m for m in group if m.startswith("faiss_ivfpq")]:
                 out.append({"data": kind, "gallery": size, "method": method,
                             "recall_at_10": group[method]["recall_at_10"],
                             "batch_speedup_vs_flat": flat["batch_ms_per_query"] / group[method]["batch_ms_per_query"],
@@ -138,19 +152,24 @@ def main() -> None:
                         help="queries for galleries above 100k items, where Flat and exact search are slow")
     parser.add_argument("--single-queries", type=int, default=30, help="one-query calls timed per method")
     parser.add_argument("--top-k", type=int, default=100, help="IVF-PQ candidates re-scored exactly")
+    parser.add_argument("--nprobe-sweep", type=int, nargs="*", default=[64, 128, 256],
+                        help="further nprobe values timed with re-ranking, above the default")
+    parser.add_argument("--data", nargs="+", choices=DATA_KINDS, default=["clustered", "uniform"])
+    parser.add_argument("--name", default="index_tradeoff", help="result file name under bench/results")
     args = parser.parse_args()
 
     rows = []
-    for kind in ("clustered", "uniform"):
+    for kind in args.data:
         for size in args.sizes:
             count = args.queries if size <= 100_000 else args.large_queries
-            rows.extend(bench_size(kind, size, count, args.top_k, args.single_queries))
+            rows.extend(bench_size(kind, size, count, args.top_k, args.single_queries, args.nprobe_sweep))
     ratios = speedups(rows)
     for r in ratios:
-        print(f"{r['data']:9} {r['gallery']:>8} {r['method']:20} recall@10 {r['recall_at_10']:.3f}  "
+        print(f"{r['data']:16} {r['gallery']:>8} {r['method']:44} recall@10 {r['recall_at_10']:.3f}  "
               f"faster than Flat: batched {r['batch_speedup_vs_flat']:.1f}x, single {r['single_speedup_vs_flat']:.1f}x")
-    write_result("index_tradeoff", {"dim": DIM, "mixture_components": COMPONENTS, "spread": SPREAD,
-                                    "top_k": args.top_k, "rows": rows, "speedups": ratios})
+    write_result(args.name, {"dim": DIM, "items_per_component": ITEMS_PER_COMPONENT,
+                             "coarse_components": COARSE_COMPONENTS, "spread": SPREAD,
+                             "top_k": args.top_k, "rows": rows, "speedups": ratios})
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """Engine training step vs a bare PyTorch loop with the same model, batches and in-memory data.
 
 Both sides train the projection heads of the default config on the same pre-built batches of
-backbone features held in memory (frozen backbones, as with ``train.cache_features=auto``),
-so the ratio isolates what ``Trainer.train_step`` adds around forward, loss, backward and the
-AdamW step: the false-negative mask, the LR schedule, the temperature clamp and the finite-loss
-check. The bare loop uses diagonal labels, a fixed temperature and gradient clipping.
+backbone features held in memory, as with frozen backbones and ``train.cache_features=auto``.
+The ratio therefore isolates what ``Trainer.train_step`` adds around forward, loss, backward
+and the AdamW step: the false-negative mask, the LR schedule, the temperature clamp and the
+finite-loss check. The bare loop uses diagonal labels, a fixed temperature and gradient clipping.
 
     python bench/train_step_overhead.py
 """
