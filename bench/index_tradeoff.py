@@ -2,12 +2,15 @@
 
 Galleries of 10k, 100k and 1M unit vectors (d = 256) are drawn from Gaussian mixtures and
 uniformly on the sphere (the worst case for PQ). ``clustered`` has one component per 10
-items, as a gallery holds a few images or captions per concept, so each query's true
+items, as a gallery contains a few images or captions per concept, so each query's true
 neighbours form a tight group. ``clustered_coarse`` has 1,024 components; in 256 dimensions
 isotropic noise puts all members of a component at nearly the same distance from a query,
-so within a component it is as hard as uniform data. Recall@10 is the share of the exact top 10 that each index returns. Latency per query is
+so within a component it is as hard as uniform data.
+
+Recall@10 is the share of the exact top 10 that each index returns. Latency per query is
 reported both for one batched search call (wall time / queries) and as the median of
-single-query calls. IVF-PQ uses the engine's default parameters for each gallery size.
+single-query calls. IVF-PQ uses the engine's default parameters for each gallery size, and
+is then re-measured with re-ranking at the larger ``--nprobe-sweep`` values.
 
     python bench/index_tradeoff.py                # the full run (several minutes on 2 cores)
     python bench/index_tradeoff.py --sizes 10000  # a quick check
