@@ -3,7 +3,7 @@
 Each script writes ``bench/results/<name>.json``. A separate process per script keeps one
 benchmark's memory, thread pools and peak RSS out of the next one's figures.
 
-    python bench/run_all.py             # all five (about 15 minutes on 2 CPU cores)
+    python bench/run_all.py             # all five; see bench/README.md for running times
     python bench/run_all.py index_tradeoff exact_eval_efficiency
 """
 
