@@ -102,3 +102,13 @@ def random_recall_at_k(gallery_size: int, relevant_counts: Sequence[int], k: int
             miss *= max(0, gallery_size - p - i) / (gallery_size - i)
         total += 1.0 - miss
     return 100.0 * total / max(1, len(relevant_counts))
+
+
+# Metric names that hold timings or memory figures: they vary between identical runs, so
+# reproducibility checks compare everything else.
+MEASUREMENT_MARKERS = ("seconds", "samples_per_s", "ms_per_item", "peak_", "latency_", "memory_mb")
+
+
+def is_measurement(name: str) -> bool:
+    """Return True for timing and memory entries of a run's metrics (not reproducible)."""
+    return any(marker in name for marker in MEASUREMENT_MARKERS)
