@@ -17,13 +17,14 @@ from typing import Iterator
 import torch
 
 from engine.augment import IMAGE_AUGMENTATIONS, TEXT_AUGMENTATIONS
-from engine.config import ExperimentConfig, summary_line
+from engine.config import ConfigError, ExperimentConfig, TrainConfig, summary_line
 from engine.data.datasets import load_split
 from engine.data.pipeline import Collator, PairDataset, PairIndex, StepBatchSampler, image_transform
 from engine.data.records import RetrievalSplit
 from engine.evaluate import score_embeddings
 from engine.features import SplitFeatures, encode_split_features, project_features
-from engine.losses import NEGATIVES
+from engine.losses import NEGATIVES, ContrastiveBatch, directional_losses
+from engine.models.fusion import fusion_rescorer
 from engine.models.model import CrossModalRetrievalModel
 from engine.optim import OPTIMIZERS, SCHEDULERS
 from engine.reproducibility import generator, seed_everything, worker_init
@@ -90,10 +91,33 @@ def evaluate_model(config: ExperimentConfig, model: CrossModalRetrievalModel, sp
     features = encode_split_features(model, split, transform, config.eval.batch_size, device)
     encoded = time.perf_counter()
     text, image = project_features(model, features, config.eval.batch_size, device)
-    metrics = score_embeddings(config, split, text, image)
+    metrics = score_embeddings(config, split, text, image, fusion_rescorers(config, model, features, device))
     metrics["eval/encode_seconds"] = encoded - started
     metrics["eval/encode_ms_per_item"] = 1000 * (encoded - started) / max(1, len(text) + len(image))
     return metrics
+
+
+def fusion_rescorers(config: ExperimentConfig, model: CrossModalRetrievalModel, features: SplitFeatures,
+                     device: torch.device) -> dict:
+    """Return the early-fusion re-ranking hooks per direction (none for late fusion)."""
+    if model.fusion is None:
+        return {}
+    k = config.fusion.rerank_k
+    return {"t2i": fusion_rescorer(model.fusion, features.text, features.image, k, True, device),
+            "i2t": fusion_rescorer(model.fusion, features.image, features.text, k, False, device)}
+
+
+def resolve_amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """Return the autocast dtype for ``device``, or None when AMP is off."""
+    if not config.use_amp:
+        return None
+    if config.amp_dtype == "fp16" and device.type != "cuda":
+        raise ConfigError(f"train.amp_dtype: 'fp16' needs CUDA but the device is {device}; "
+                          "use `bf16` or `auto` on CPU")
+    if config.amp_dtype == "auto":
+        # fp16 is the fastest CUDA path on every GPU generation; CPU autocast supports bf16 only.
+        return torch.float16 if device.type == "cuda" else torch.bfloat16
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}[config.amp_dtype]
 
 
 def eval_transform(config: ExperimentConfig, model: CrossModalRetrievalModel):
@@ -118,7 +142,7 @@ class Trainer:
         self.loss_fn = NEGATIVES.get(config.loss.negatives)(config.loss).to(device)
         self.optimizer = OPTIMIZERS.get(config.optim.optimizer)(model, config.optim)
         self.scheduler = SCHEDULERS.get(config.optim.scheduler)(self.optimizer, config.optim, config.train.steps)
-        self.amp_dtype = (torch.bfloat16 if device.type == "cpu" else torch.float16) if config.train.use_amp else None
+        self.amp_dtype = resolve_amp_dtype(config.train, device)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
         self.step = 0
         self.stopped_early = False
@@ -173,12 +197,13 @@ class Trainer:
 
     # --- one optimisation step ------------------------------------------------------------
 
-    def _embed(self, batch: dict, rows: slice) -> tuple[torch.Tensor, torch.Tensor]:
+    def _features(self, batch: dict, rows: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return backbone features ``(text, image)`` of the micro-batch (cached or computed)."""
         if "text_features" in batch:
-            return (self.model.project_text(batch["text_features"][rows].to(self.device)),
-                    self.model.project_image(batch["image_features"][rows].to(self.device)))
+            return batch["text_features"][rows].to(self.device), batch["image_features"][rows].to(self.device)
         text_inputs = {k: v[rows].to(self.device, non_blocking=True) for k, v in batch["text_inputs"].items()}
-        return self.model(text_inputs, batch["images"][rows].to(self.device, non_blocking=True))
+        return (self.model.text_features(text_inputs),
+                self.model.image_features(batch["images"][rows].to(self.device, non_blocking=True)))
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.amp_dtype is None:
@@ -196,12 +221,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         total = 0.0
         for part in range(accum):
-            rows = slice(part * size, (part + 1) * size)
-            with self._autocast():
-                text, image = self._embed(batch, rows)
-                logits_t2i, logits_i2t = self.model.logits(text, image)
-            positives = self.pairs.positives(batch["text_index"][rows], batch["image_index"][rows]).to(self.device)
-            loss = self.loss_fn(logits_t2i.float(), logits_i2t.float(), positives) / accum
+            loss = self.micro_batch_loss(batch, slice(part * size, (part + 1) * size)) / accum
             self._check_finite(loss)
             self.scaler.scale(loss).backward()
             total += loss.item()
@@ -213,6 +233,26 @@ class Trainer:
         self.scheduler.step()
         self.model.temperature.clamp_()
         return total
+
+    def micro_batch_loss(self, batch: dict, rows: slice) -> torch.Tensor:
+        """Return the InfoNCE loss of one micro-batch (plus the fusion loss for early fusion)."""
+        with self._autocast():
+            text_features, image_features = self._features(batch, rows)
+            contrastive = ContrastiveBatch(
+                text=self.model.project_text(text_features), image=self.model.project_image(image_features),
+                text_index=batch["text_index"][rows], image_index=batch["image_index"][rows],
+                scorer=self.model.logits, positives=self.pairs.positives)
+            loss = self.loss_fn(contrastive)
+            if self.model.fusion is not None:
+                loss = loss + self._fusion_loss(text_features, image_features, contrastive)
+        return loss.float()
+
+    def _fusion_loss(self, text_features: torch.Tensor, image_features: torch.Tensor,
+                     contrastive: ContrastiveBatch) -> torch.Tensor:
+        # The fusion head scores every in-batch pair; the same false-negative mask applies.
+        logits = self.model.fusion.score_grid(text_features, image_features).float()
+        positives = contrastive.positive_mask(contrastive.text_index, contrastive.image_index)
+        return directional_losses(logits, logits.T, positives, positives.T, self.config.loss.directions)
 
     def _check_finite(self, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss):

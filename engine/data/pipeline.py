@@ -20,18 +20,26 @@ from engine.reproducibility import generator
 
 
 class PairIndex:
-    """The training pairs of a split, with positive sets for false-negative masking."""
+    """The training pairs of a split, with positive sets for false-negative masking.
+
+    A caption's positives are the images it lists plus those of every other record with the
+    identical caption text, so a caption shared by two concepts is never pushed away from
+    either concept's images.
+    """
 
     def __init__(self, split: RetrievalSplit) -> None:
         self.image_position = {image_id: i for i, image_id in enumerate(split.image_ids)}
         self.text_images: list[frozenset[int]] = []
+        images_of_caption: dict[str, set[int]] = {}
         text_of_pair, image_of_pair = [], []
         for t, record in enumerate(split.texts):
             images = frozenset(self.image_position[i] for i in record.image_ids if i in self.image_position)
             self.text_images.append(images)
+            images_of_caption.setdefault(record.text, set()).update(images)
             for image in sorted(images):
                 text_of_pair.append(t)
                 image_of_pair.append(image)
+        self.text_positives = [frozenset(images_of_caption[record.text]) for record in split.texts]
         self.pair_text = torch.tensor(text_of_pair, dtype=torch.long)
         self.pair_image = torch.tensor(image_of_pair, dtype=torch.long)
 
@@ -39,8 +47,8 @@ class PairIndex:
         return len(self.pair_text)
 
     def positives(self, texts: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-        """Return ``[B, B]`` with True where text ``i`` lists image ``j`` (same concept or caption)."""
-        sets = [self.text_images[t] for t in texts.tolist()]
+        """Return ``[T, I]`` with True where text ``i`` belongs with image ``j`` (same concept or caption)."""
+        sets = [self.text_positives[t] for t in texts.tolist()]
         columns = images.tolist()
         return torch.tensor([[image in allowed for image in columns] for allowed in sets], dtype=torch.bool)
 

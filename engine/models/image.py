@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from engine.config import ImageEncoderConfig
+from engine.config import ConfigError, ImageEncoderConfig
 from engine.models.weights import WeightsNotFoundError, missing_weights_message, offline
 from engine.registry import Registry
 
@@ -213,7 +213,7 @@ def build_timm_backbone(config: ImageEncoderConfig) -> ImageBackbone:
     try:
         model = timm.create_model(config.backbone, pretrained=False)
     except RuntimeError as error:
-        raise ValueError(f"image.backbone: unknown model {config.backbone!r} ({error}); use one of "
+        raise ConfigError(f"image.backbone: unknown model {config.backbone!r} ({error}); use one of "
                          f"{', '.join(IMAGE_BACKBONES.names())} or a timm model name") from None
     if config.weights:
         _load_state_file(model, Path(config.weights), config.backbone)
