@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,7 +257,7 @@ def _build_dataclass(cls: type, data: Any, path: str) -> Any:
 
 def _coerce(value: Any, hint: Any, path: str) -> Any:
     origin = typing.get_origin(hint)
-    if origin is Union:
+    if origin is Union or origin is types.UnionType:  # `Union[a, b]` and `a | b` spellings
         errors = []
         for option in typing.get_args(hint):
             try:
@@ -409,9 +410,14 @@ def parse_override(text: str) -> dict[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    return override_tree(key.strip(), value)
+
+
+def override_tree(key: str, value: Any) -> dict[str, Any]:
+    """Turn a dotted key and its value into nested mappings: ``("a.b", 1)`` → ``{"a": {"b": 1}}``."""
     tree: dict[str, Any] = {}
     node = tree
-    parts = key.strip().split(".")
+    parts = key.split(".")
     for part in parts[:-1]:
         node = node.setdefault(part, {})
     node[parts[-1]] = value

@@ -22,7 +22,8 @@ from engine.data.datasets import load_split
 from engine.data.pipeline import Collator, PairDataset, PairIndex, StepBatchSampler, image_transform
 from engine.data.records import RetrievalSplit
 from engine.evaluate import score_embeddings
-from engine.features import SplitFeatures, encode_split_features, project_features
+from engine.features import (SplitFeatures, encode_image_features, encode_split_features,
+                             encode_text_features, project_features)
 from engine.losses import NEGATIVES, ContrastiveBatch, directional_losses
 from engine.models.fusion import fusion_rescorer
 from engine.models.model import CrossModalRetrievalModel
@@ -147,50 +148,73 @@ class Trainer:
         self.step = 0
         self.stopped_early = False
         self.measurements: dict[str, float] = {}
-        self.cache: SplitFeatures | None = None
+        self.cache: dict[str, torch.Tensor] = {}  # backbone features of frozen modalities, by modality
         if config.train.grad_checkpoint:
             self._enable_grad_checkpoint()
 
     # --- batches ---------------------------------------------------------------------------
 
-    def uses_feature_cache(self) -> bool:
-        augmented = self.config.augment.image != "none" or self.config.augment.text != "none"
-        return self.config.train.cache_features == "auto" and self.model.backbones_frozen and not augmented
+    def cached_modalities(self) -> set[str]:
+        """Return the modalities whose backbone features cannot change during training.
+
+        A frozen, unaugmented backbone maps each item to the same features every step, so those
+        are encoded once; only the other modality (if any) runs its backbone per step.
+        """
+        if self.config.train.cache_features != "auto":
+            return set()
+        fixed = {"text": self.model.text_encoder.frozen and self.config.augment.text == "none",
+                 "image": self.model.image_encoder.frozen and self.config.augment.image == "none"}
+        return {modality for modality, unchanging in fixed.items() if unchanging}
 
     def batches(self) -> Iterator[dict]:
-        """Yield training batches from the current step on (cached features or a DataLoader)."""
+        """Yield training batches from the current step on (split positions, plus loaded inputs)."""
         self.sampler.start_step = self.step
-        if self.uses_feature_cache():
-            yield from self._cached_batches()
+        cached = self.cached_modalities()
+        self._fill_cache(cached)
+        if cached == {"text", "image"}:
+            yield from self._index_batches()
         else:
-            yield from self._loader_batches()
+            yield from self._loader_batches(cached)
 
-    def _cached_batches(self) -> Iterator[dict]:
-        if self.cache is None:
-            started = time.perf_counter()
-            transform = eval_transform(self.config, self.model)
-            self.cache = encode_split_features(self.model, self.split, transform,
-                                               self.config.eval.batch_size, self.device)
-            self.measurements["train/feature_cache_seconds"] = time.perf_counter() - started
-            self.sink.event("info", f"backbones frozen: cached features of {len(self.cache.text)} texts and "
-                                    f"{len(self.cache.image)} images in "
-                                    f"{self.measurements['train/feature_cache_seconds']:.1f}s")
+    def _fill_cache(self, modalities: set[str]) -> None:
+        missing = modalities - set(self.cache)
+        if not missing:
+            return
+        started = time.perf_counter()
+        batch_size = self.config.eval.batch_size
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            if "text" in missing:
+                self.cache["text"] = encode_text_features(
+                    self.model, [t.text for t in self.split.texts], batch_size, self.device)
+            if "image" in missing:
+                self.cache["image"] = encode_image_features(
+                    self.model, self.split, eval_transform(self.config, self.model), batch_size, self.device)
+        finally:
+            self.model.train(was_training)
+        seconds = time.perf_counter() - started
+        self.measurements["train/feature_cache_seconds"] = seconds
+        counts = ", ".join(f"{len(self.cache[m])} {m}s" for m in sorted(missing))
+        self.sink.event("info", f"frozen backbones: cached features of {counts} in {seconds:.1f}s")
+
+    def _index_batches(self) -> Iterator[dict]:
         for keys in self.sampler:
             pairs = torch.tensor([pair for pair, _ in keys])
-            texts, images = self.pairs.pair_text[pairs], self.pairs.pair_image[pairs]
-            yield {"text_features": self.cache.text[texts], "image_features": self.cache.image[images],
-                   "text_index": texts, "image_index": images}
+            yield {"text_index": self.pairs.pair_text[pairs], "image_index": self.pairs.pair_image[pairs]}
 
-    def _loader_batches(self) -> Iterator[dict]:
+    def _loader_batches(self, cached: set[str]) -> Iterator[dict]:
         config = self.config
         augmentation = IMAGE_AUGMENTATIONS.get(config.augment.image)(config.image.image_size)
         backbone = self.model.image_encoder.backbone
         transform = image_transform(config.image.image_size, backbone.mean, backbone.std, augmentation)
         dataset = PairDataset(self.split, self.pairs, transform,
-                              TEXT_AUGMENTATIONS.get(config.augment.text)(), config.train.seed)
+                              TEXT_AUGMENTATIONS.get(config.augment.text)(), config.train.seed,
+                              load_images="image" not in cached)
+        tokenize = None if "text" in cached else self.model.text_encoder.tokenize
         loader = torch.utils.data.DataLoader(
             dataset, batch_sampler=self.sampler, num_workers=config.data.num_workers,
-            collate_fn=Collator(self.model.text_encoder.tokenize), worker_init_fn=worker_init,
+            collate_fn=Collator(tokenize), worker_init_fn=worker_init,
             generator=generator(config.train.seed, 3), persistent_workers=False,
             pin_memory=self.device.type == "cuda")
         yield from loader
@@ -199,11 +223,16 @@ class Trainer:
 
     def _features(self, batch: dict, rows: slice) -> tuple[torch.Tensor, torch.Tensor]:
         """Return backbone features ``(text, image)`` of the micro-batch (cached or computed)."""
-        if "text_features" in batch:
-            return batch["text_features"][rows].to(self.device), batch["image_features"][rows].to(self.device)
-        text_inputs = {k: v[rows].to(self.device, non_blocking=True) for k, v in batch["text_inputs"].items()}
-        return (self.model.text_features(text_inputs),
-                self.model.image_features(batch["images"][rows].to(self.device, non_blocking=True)))
+        if "text" in self.cache:
+            text = self.cache["text"][batch["text_index"][rows]].to(self.device)
+        else:
+            inputs = {k: v[rows].to(self.device, non_blocking=True) for k, v in batch["text_inputs"].items()}
+            text = self.model.text_features(inputs)
+        if "image" in self.cache:
+            image = self.cache["image"][batch["image_index"][rows]].to(self.device)
+        else:
+            image = self.model.image_features(batch["images"][rows].to(self.device, non_blocking=True))
+        return text, image
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.amp_dtype is None:

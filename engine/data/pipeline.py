@@ -102,14 +102,16 @@ class PairDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, split: RetrievalSplit, pairs: PairIndex, transform: Callable,
-                 text_augment: Callable[[str, random.Random], str] | None, seed: int) -> None:
+                 text_augment: Callable[[str, random.Random], str] | None, seed: int,
+                 load_images: bool = True) -> None:
         self.split, self.pairs, self.transform = split, pairs, transform
         self.text_augment, self.seed = text_augment, seed
+        self.load_images = load_images  # False when training reads cached image features
 
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def __getitem__(self, key: tuple[int, int]) -> tuple[str, torch.Tensor, int, int]:
+    def __getitem__(self, key: tuple[int, int]) -> tuple[str, torch.Tensor | None, int, int]:
         pair, position = key
         text = int(self.pairs.pair_text[pair])
         image = int(self.pairs.pair_image[pair])
@@ -117,6 +119,8 @@ class PairDataset(torch.utils.data.Dataset):
         caption = self.split.texts[text].text
         if self.text_augment is not None:
             caption = self.text_augment(caption, random.Random(sample_seed))
+        if not self.load_images:
+            return caption, None, text, image
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(sample_seed)
             pixels = self.transform(self.split.load_image(self.split.image_ids[image]))
@@ -124,12 +128,20 @@ class PairDataset(torch.utils.data.Dataset):
 
 
 class Collator:
-    """Stacks a batch of pairs and tokenizes its captions (runs in DataLoader workers)."""
+    """Stacks a batch of pairs and tokenizes its captions (runs in DataLoader workers).
 
-    def __init__(self, tokenize: Callable[[list[str]], dict[str, torch.Tensor]]) -> None:
+    ``tokenize=None`` (text features cached) leaves out ``text_inputs``; items without pixels
+    (image features cached) leave out ``images``.
+    """
+
+    def __init__(self, tokenize: Callable[[list[str]], dict[str, torch.Tensor]] | None) -> None:
         self.tokenize = tokenize
 
-    def __call__(self, items: list[tuple[str, torch.Tensor, int, int]]) -> dict:
+    def __call__(self, items: list[tuple[str, torch.Tensor | None, int, int]]) -> dict:
         captions, images, texts, image_positions = zip(*items)
-        return {"text_inputs": self.tokenize(list(captions)), "images": torch.stack(images),
-                "text_index": torch.tensor(texts), "image_index": torch.tensor(image_positions)}
+        batch = {"text_index": torch.tensor(texts), "image_index": torch.tensor(image_positions)}
+        if self.tokenize is not None:
+            batch["text_inputs"] = self.tokenize(list(captions))
+        if images[0] is not None:
+            batch["images"] = torch.stack(images)
+        return batch
