@@ -68,7 +68,8 @@ class TextEncoderConfig:
 class ImageEncoderConfig:
     backbone: str = field(default="efficientnet_lite0", metadata=_doc(
         "image backbone: a registered name (`efficientnet_lite0`, `resnet50`, `resnet101`) or any "
-        "timm model name (`convnext_tiny`, `vit_base_patch16_224`)"))
+        "timm model name (`convnext_tiny`, `vit_base_patch16_224`, `efficientnet_lite1`, "
+        "`efficientnet_lite2`); the projector input width follows the backbone"))
     readout: Literal["pre_fc", "post_fc"] = field(default="pre_fc", metadata=_doc(
         "`pre_fc`: globally pooled features; `post_fc`: the classifier's logits"))
     unfreeze: Literal["none", "top_block", "all"] = field(default="none", metadata=_doc(
@@ -167,8 +168,8 @@ class TrainConfig:
         "use_grad_checkpoint: recompute the activations of unfrozen backbones (Hugging Face and "
         "timm/torchvision) in the backward pass to save memory"))
     cache_features: Literal["auto", "off"] = field(default="auto", metadata=_doc(
-        "`auto`: encode frozen, unaugmented backbones once and train the heads on cached "
-        "features; `off`: run the backbones every step"))
+        "`auto`: encode each frozen, unaugmented modality once and train on its cached "
+        "features; `off`: run both backbones every step"))
     log_every: int = field(default=10, metadata=_doc("steps between logged loss/LR records"))
     checkpoint_every: int = field(default=0, metadata=_doc("steps between checkpoints (0 = only at the end)"))
 
