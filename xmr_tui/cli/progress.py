@@ -1,0 +1,38 @@
+"""A Rich progress bar as an engine sink: step, loss, LR and samples/s while a run trains."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from engine.sink import RunSink, StepRecord
+
+
+class ProgressSink(RunSink):
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress: Progress | None = None
+        self.task = None
+
+    def start(self, summary: str, total_steps: int) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"), TextColumn("lr {task.fields[lr]}"),
+            TextColumn("{task.fields[speed]} samples/s"), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=self.console, transient=False)
+        self.task = self.progress.add_task("train", total=total_steps, loss="–", lr="–", speed="–")
+        self.progress.start()
+
+    def step(self, record: StepRecord) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=record.step, loss=f"{record.loss:.4f}",
+                                 lr=f"{record.lr:.2e}", speed=f"{record.samples_per_s:.0f}")
+
+    def event(self, level: str, message: str) -> None:
+        if level != "info":
+            self.console.print(f"[yellow]{level}[/]: {message}")
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None

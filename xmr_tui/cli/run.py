@@ -1,0 +1,62 @@
+"""``xmr run CONFIG``: train and evaluate one config in the foreground, storing the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from xmr_tui.cli.common import DB_OPTION, console, one_line_errors, open_store, setup_logging
+
+
+def run_command(
+    config: str = typer.Argument(..., help="combo name (e.g. demo_baseline, combo_a_offline) or YAML path"),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="override a key: --set train.steps=200"),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: CUDA when available)"),
+    db: Optional[Path] = DB_OPTION,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="log every engine message"),
+) -> None:
+    """Train and evaluate one config now, with a progress bar; the run is saved to the store."""
+    from engine.config import load_config
+    from engine.sink import CompositeSink
+    from engine.train import run
+    from xmr_tui.cli.progress import ProgressSink
+    from xmr_tui.store import RunStatus
+    from xmr_tui.store import runs as store_runs
+    from xmr_tui.store.sink import StoreSink
+
+    setup_logging(verbose)
+    with one_line_errors():
+        resolved = load_config(config, overrides or [])
+        store = open_store(db)
+        record = store_runs.create_run(store, resolved, status=RunStatus.running, device=device)
+        console.print(f"run {record.id}: [bold]{resolved.name}[/] {record.summary}", highlight=False)
+        progress = ProgressSink(console)
+        try:
+            result = run(resolved, CompositeSink(StoreSink(store, record.id), progress), device=device)
+        except KeyboardInterrupt:
+            progress.close()
+            store_runs.finish_run(store, record.id, RunStatus.cancelled, "interrupted by the user")
+            raise typer.Exit(130) from None
+        except BaseException as error:
+            progress.close()
+            store_runs.finish_run(store, record.id, RunStatus.failed, str(error).splitlines()[0] if str(error) else
+                                  type(error).__name__)
+            raise
+        store_runs.finish_run(store, record.id, RunStatus.finished)
+    print_metrics(record.id, result.metrics, result.summary)
+
+
+def print_metrics(run_id: int, metrics: dict[str, float], summary: str) -> None:
+    table = Table(title=f"run {run_id}: test metrics (percent)")
+    for column in ("direction", "R@1", "R@5", "R@10", "mean recall", "mAP", "NDCG@10", "random R@10"):
+        table.add_column(column, justify="right")
+    for prefix, label in (("t2i", "text→image"), ("i2t", "image→text")):
+        keys = ["R@1", "R@5", "R@10", "mean_recall", "mAP", "NDCG@10", "random_R@10"]
+        table.add_row(label, *[f"{metrics.get(f'{prefix}/{k}', float('nan')):.2f}" for k in keys])
+    console.print(table)
+    console.print(f"summary: {summary}", highlight=False, soft_wrap=True)
+    console.print(f"train {metrics.get('train/seconds', 0):.1f}s, {metrics.get('train/samples_per_s', 0):.0f} "
+                  f"samples/s, peak RSS {metrics.get('peak_rss_mb', 0):.0f} MiB", highlight=False)

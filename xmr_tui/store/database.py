@@ -1,0 +1,134 @@
+"""Opening the SQLite store: WAL mode, busy timeout, IMMEDIATE write transactions, migrations.
+
+Writers take the database lock when their transaction begins (``BEGIN IMMEDIATE``) instead of
+upgrading a read lock halfway, which is what produces "database is locked" under concurrent
+workers; the busy timeout then makes a second writer wait instead of failing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session, SQLModel, create_engine
+
+from xmr_tui.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DB = "experiments.db"
+BUSY_TIMEOUT_MS = 30_000
+NETWORK_FILESYSTEMS = {"nfs", "nfs4", "cifs", "smbfs", "smb3", "sshfs", "fuse.sshfs", "9p", "afs", "lustre", "gpfs"}
+
+
+def default_db_path() -> Path:
+    """Return ``$XMR_DB`` or ``experiments.db`` in the working directory."""
+    return Path(os.environ.get("XMR_DB", DEFAULT_DB))
+
+
+def filesystem_type(path: Path) -> str | None:
+    """Return the filesystem type holding ``path`` from /proc/mounts (Linux), else None."""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    target = str(path.resolve().parent)
+    best, kind = "", None
+    for line in mounts:
+        parts = line.split()
+        if len(parts) >= 3 and target.startswith(parts[1]) and len(parts[1]) > len(best):
+            best, kind = parts[1], parts[2]
+    return kind
+
+
+class Store:
+    """A handle on one experiments database: short sessions for reads and for writes."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path else default_db_path()
+        kind = filesystem_type(self.path)
+        if kind in NETWORK_FILESYSTEMS:
+            log.warning("%s is on a network filesystem (%s): SQLite WAL mode is unsafe there; "
+                        "keep experiments.db on a local disk (--db or XMR_DB)", self.path, kind)
+        url = f"sqlite:///{self.path}"
+        self.writer = self._engine(url, immediate=True)
+        self.reader = self._engine(url, immediate=False)
+        migrate(self.writer)
+
+    @staticmethod
+    def _engine(url: str, immediate: bool) -> Engine:
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def on_begin(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """A short write transaction, committed on success and rolled back on error."""
+        with Session(self.writer, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session (a deferred transaction sees one consistent snapshot)."""
+        with Session(self.reader, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+
+    def close(self) -> None:
+        self.writer.dispose()
+        self.reader.dispose()
+
+
+# --- migrations ----------------------------------------------------------------------------------
+# Each migration moves the schema from version i to i + 1 (PRAGMA user_version). Append new
+# ones; never edit a released one, so an older experiments.db upgrades step by step.
+
+def _create_initial_tables(connection: Connection) -> None:
+    SQLModel.metadata.create_all(connection)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_create_initial_tables]
+
+
+def schema_version(connection: Connection) -> int:
+    return int(connection.exec_driver_sql("PRAGMA user_version").scalar() or 0)
+
+
+def migrate(engine: Engine) -> None:
+    """Create a new database at the latest schema, or apply an old one's pending migrations."""
+    with engine.begin() as connection:
+        version = schema_version(connection)
+        has_tables = connection.exec_driver_sql(
+            "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='run'").scalar()
+        if version == 0 and not has_tables:
+            SQLModel.metadata.create_all(connection)
+            connection.exec_driver_sql(f"PRAGMA user_version={len(MIGRATIONS)}")
+            return
+        if version > len(MIGRATIONS):
+            raise RuntimeError(f"database schema version {version} is newer than this xmr "
+                               f"({len(MIGRATIONS)}); upgrade xmr")
+        for number in range(version, len(MIGRATIONS)):
+            log.info("migrating the store schema to version %d", number + 1)
+            MIGRATIONS[number](connection)
+            connection.exec_driver_sql(f"PRAGMA user_version={number + 1}")
