@@ -11,16 +11,11 @@ from engine.config import ConfigError, TextEncoderConfig
 from engine.models.model import CrossModalRetrievalModel
 from engine.models.text import TextFeatureExtractor
 from engine.optim import build_llrd_optimizer, build_optimizer
-from tests.axes_support import build_trainer, first_batch, tiny_config
-from tests.fixtures import write_toy_dataset
+from tests.engine.axes_support import build_trainer, first_batch, axes_config
 
 TEXT_PREFIX = "text_encoder.backbone.model."
 IMAGE_PREFIX = "image_encoder.backbone.model."
 
-
-@pytest.fixture(scope="module")
-def toy_root(tmp_path_factory):
-    return write_toy_dataset(tmp_path_factory.mktemp("toy"))
 
 
 def trainable(model: torch.nn.Module, prefix: str) -> set[str]:
@@ -34,36 +29,36 @@ def every(model: torch.nn.Module, prefix: str) -> set[str]:
 # --- text ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("last_n, layers", [(0, []), (2, [2, 3]), (4, [0, 1, 2, 3])])
-def test_text_unfreeze_trains_only_top_layers(toy_root, last_n, layers):
-    model = CrossModalRetrievalModel(tiny_config(toy_root, {"text.unfreeze_layers": last_n}))
+def test_text_unfreeze_trains_only_top_layers(toy_dataset, last_n, layers):
+    model = CrossModalRetrievalModel(axes_config(toy_dataset, {"text.unfreeze_layers": last_n}))
     expected = {name for name in every(model, TEXT_PREFIX)
                 if any(name.startswith(f"encoder.layer.{i}.") for i in layers)}
     assert trainable(model, TEXT_PREFIX) == expected
 
 
-def test_text_unfreeze_all_trains_embeddings_too(toy_root):
-    model = CrossModalRetrievalModel(tiny_config(toy_root, {"text.unfreeze_layers": "all"}))
+def test_text_unfreeze_all_trains_embeddings_too(toy_dataset):
+    model = CrossModalRetrievalModel(axes_config(toy_dataset, {"text.unfreeze_layers": "all"}))
     names = trainable(model, TEXT_PREFIX)
     assert names == every(model, TEXT_PREFIX)
     assert "embeddings.word_embeddings.weight" in names
 
 
-def test_text_unfreeze_keeps_embeddings_frozen_below_all(toy_root):
-    model = CrossModalRetrievalModel(tiny_config(toy_root, {"text.unfreeze_layers": 4}))
+def test_text_unfreeze_keeps_embeddings_frozen_below_all(toy_dataset):
+    model = CrossModalRetrievalModel(axes_config(toy_dataset, {"text.unfreeze_layers": 4}))
     assert not any(name.startswith("embeddings.") for name in trainable(model, TEXT_PREFIX))
 
 
-def test_text_backbone_builds_no_pooler(toy_root):
-    model = CrossModalRetrievalModel(tiny_config(toy_root, {"text.unfreeze_layers": "all"}))
+def test_text_backbone_builds_no_pooler(toy_dataset):
+    model = CrossModalRetrievalModel(axes_config(toy_dataset, {"text.unfreeze_layers": "all"}))
     assert not any("pooler" in name for name in every(model, TEXT_PREFIX))
 
 
-def test_attentive_pooling_trains_with_frozen_backbone(toy_root):
-    model = CrossModalRetrievalModel(tiny_config(toy_root, {"text.pooling": "attentive"}))
+def test_attentive_pooling_trains_with_frozen_backbone(toy_dataset):
+    model = CrossModalRetrievalModel(axes_config(toy_dataset, {"text.pooling": "attentive"}))
     assert trainable(model, "text_encoder.pooling.") == {"score.weight", "score.bias"}
 
 
-def test_text_unfreeze_beyond_depth_names_key(toy_root):
+def test_text_unfreeze_beyond_depth_names_key(toy_dataset):
     with pytest.raises(ConfigError, match=r"text\.unfreeze_layers: 8 is more than the 4 layers"):
         TextFeatureExtractor(TextEncoderConfig(backbone="tiny-bert-zh", unfreeze_layers=8))
 
@@ -76,21 +71,21 @@ def test_use_m3_rejects_unfreezing():
 # --- image -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("readout, extra", [("pre_fc", set()), ("post_fc", {"fc.weight", "fc.bias"})])
-def test_image_top_block_trains_last_stage_only(toy_root, readout, extra):
-    model = CrossModalRetrievalModel(tiny_config(toy_root, {"image.unfreeze": "top_block", "image.readout": readout}))
+def test_image_top_block_trains_last_stage_only(toy_dataset, readout, extra):
+    model = CrossModalRetrievalModel(axes_config(toy_dataset, {"image.unfreeze": "top_block", "image.readout": readout}))
     expected = {name for name in every(model, IMAGE_PREFIX) if name.startswith("layer4.")} | extra
     assert trainable(model, IMAGE_PREFIX) == expected
 
 
 @pytest.mark.parametrize("unfreeze, count", [("none", 0), ("all", None)])
-def test_image_unfreeze_none_and_all(toy_root, unfreeze, count):
-    model = CrossModalRetrievalModel(tiny_config(toy_root, {"image.unfreeze": unfreeze}))
+def test_image_unfreeze_none_and_all(toy_dataset, unfreeze, count):
+    model = CrossModalRetrievalModel(axes_config(toy_dataset, {"image.unfreeze": unfreeze}))
     expected = set() if count == 0 else every(model, IMAGE_PREFIX)
     assert trainable(model, IMAGE_PREFIX) == expected
 
 
-def test_frozen_blocks_keep_batchnorm_statistics(toy_root):
-    trainer = build_trainer(tiny_config(toy_root, {"image.unfreeze": "top_block"}))
+def test_frozen_blocks_keep_batchnorm_statistics(toy_dataset):
+    trainer = build_trainer(axes_config(toy_dataset, {"image.unfreeze": "top_block"}))
     backbone = trainer.model.image_encoder.backbone.model
     frozen_before = backbone.layer1[0].bn1.running_mean.clone()
     top_before = backbone.layer4[0].bn1.running_mean.clone()
@@ -101,9 +96,9 @@ def test_frozen_blocks_keep_batchnorm_statistics(toy_root):
     assert not torch.equal(backbone.layer4[0].bn1.running_mean, top_before)
 
 
-def test_unknown_timm_backbone_names_key(toy_root):
+def test_unknown_timm_backbone_names_key(toy_dataset):
     with pytest.raises(ConfigError, match=r"image\.backbone: unknown model 'no_such_net'"):
-        CrossModalRetrievalModel(tiny_config(toy_root, {"image.backbone": "no_such_net"}))
+        CrossModalRetrievalModel(axes_config(toy_dataset, {"image.backbone": "no_such_net"}))
 
 
 # --- optimizers ------------------------------------------------------------------------------
@@ -128,8 +123,8 @@ def expected_image_depth(name: str) -> int:
     return 5 if name.startswith(("conv_stem.", "bn1.")) else 0
 
 
-def test_llrd_gives_each_layer_documented_lr(toy_root):
-    config = tiny_config(toy_root, {
+def test_llrd_gives_each_layer_documented_lr(toy_dataset):
+    config = axes_config(toy_dataset, {
         "text.unfreeze_layers": "all", "image.backbone": "test_efficientnet", "image.unfreeze": "all",
         "image.readout": "post_fc", "optim.optimizer": "adamw_llrd", "optim.llrd_factor": 0.5,
         "optim.lr": 0.01, "optim.backbone_lr": 0.001, "similarity.learnable": "shared"})
@@ -146,8 +141,8 @@ def test_llrd_gives_each_layer_documented_lr(toy_root):
         assert lr == pytest.approx(expected), name
 
 
-def test_optimizers_skip_decay_on_norms_biases_temperature(toy_root):
-    config = tiny_config(toy_root, {"text.unfreeze_layers": "all", "similarity.learnable": "per_direction",
+def test_optimizers_skip_decay_on_norms_biases_temperature(toy_dataset):
+    config = axes_config(toy_dataset, {"text.unfreeze_layers": "all", "similarity.learnable": "per_direction",
                                     "optim.weight_decay": 0.05})
     model = CrossModalRetrievalModel(config)
     for build in (build_optimizer, build_llrd_optimizer):
@@ -159,8 +154,8 @@ def test_optimizers_skip_decay_on_norms_biases_temperature(toy_root):
         assert groups["text_head.net.1.weight"][1] == 0.05
 
 
-def test_build_optimizer_uses_two_lrs(toy_root):
-    config = tiny_config(toy_root, {"text.unfreeze_layers": 2, "optim.lr": 0.01, "optim.backbone_lr": 0.001})
+def test_build_optimizer_uses_two_lrs(toy_dataset):
+    config = axes_config(toy_dataset, {"text.unfreeze_layers": 2, "optim.lr": 0.01, "optim.backbone_lr": 0.001})
     model = CrossModalRetrievalModel(config)
     groups = lr_and_decay(build_optimizer(model, config.optim), model)
     assert {lr for name, (lr, _) in groups.items() if name.startswith(TEXT_PREFIX)} == {0.001}

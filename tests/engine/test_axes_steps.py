@@ -15,8 +15,7 @@ import torch
 from engine import components  # noqa: F401  (fills the registries)
 from engine.config import summary_line
 from engine.registry import REGISTRIES
-from tests.axes_support import build_trainer, first_batch, tiny_config, trainable_snapshot
-from tests.fixtures import write_toy_dataset
+from tests.engine.axes_support import build_trainer, first_batch, axes_config, trainable_snapshot
 
 # Settings a value needs besides itself (e.g. use-m3 is frozen; a ViT needs its own input size).
 NEEDS = {
@@ -50,22 +49,18 @@ OTHER_CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def toy_root(tmp_path_factory):
-    return write_toy_dataset(tmp_path_factory.mktemp("toy"))
-
 
 def case_id(case: tuple[str, object]) -> str:
     return f"{case[0]}={case[1]}"
 
 
 @pytest.mark.parametrize("case", registry_cases() + OTHER_CASES, ids=case_id)
-def test_axis_value_trains_one_step(toy_root, case):
+def test_axis_value_trains_one_step(toy_dataset, case):
     key, value = case
     settings = {key: value, **NEEDS.get(case, {})}
     if key == "train.grad_checkpoint":
         settings.update({"text.unfreeze_layers": "all", "image.unfreeze": "all"})
-    config = tiny_config(toy_root, settings)
+    config = axes_config(toy_dataset, settings)
     trainer = build_trainer(config)
     before = trainable_snapshot(trainer.model)
 

@@ -10,7 +10,7 @@ from engine.config import ConfigError, config_from_dict, load_config, summary_li
 from engine.config_doc import key_rows, render_reference, value_sections
 from engine.sequences import catalog, changed_keys, load_sequence
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 # The plan's matrix, key by key.
 COMBOS = {

@@ -30,7 +30,7 @@ TINY = {
 }
 
 
-def tiny_config(root: Path, settings: dict[str, Any] | None = None) -> ExperimentConfig:
+def axes_config(root: Path, settings: dict[str, Any] | None = None) -> ExperimentConfig:
     """Return the tiny test config on the toy dataset at ``root``, with dotted-key ``settings``."""
     data = deep_merge(TINY, {"data": {"dataset": str(root)}})
     for key, value in (settings or {}).items():

@@ -9,13 +9,8 @@ from engine.config import FusionConfig
 from engine.evaluate import score_direction
 from engine.models.fusion import FeatureFusion, fusion_rescorer, rerank_top_k
 from engine.train import run
-from tests.axes_support import RecordingSink, build_trainer, first_batch, tiny_config
-from tests.fixtures import write_toy_dataset
+from tests.engine.axes_support import RecordingSink, build_trainer, first_batch, axes_config
 
-
-@pytest.fixture(scope="module")
-def toy_root(tmp_path_factory):
-    return write_toy_dataset(tmp_path_factory.mktemp("toy"))
 
 
 def small_fusion() -> FeatureFusion:
@@ -82,19 +77,19 @@ def test_rescore_hook_changes_direction_metrics():
     assert fused["t2i/R@1"] == 100.0
 
 
-def test_early_fusion_trains_fusion_head(toy_root):
-    trainer = build_trainer(tiny_config(toy_root, {"fusion.kind": "early"}))
+def test_early_fusion_trains_fusion_head(toy_dataset):
+    trainer = build_trainer(axes_config(toy_dataset, {"fusion.kind": "early"}))
     before = {n: p.detach().clone() for n, p in trainer.model.fusion.named_parameters()}
     trainer.train_step(first_batch(trainer))
     after = dict(trainer.model.fusion.named_parameters())
     assert all(not torch.equal(before[n], after[n]) for n in ("head.2.weight", "text_in.1.weight"))
 
 
-def test_late_fusion_builds_no_fusion_module(toy_root):
-    assert build_trainer(tiny_config(toy_root)).model.fusion is None
+def test_late_fusion_builds_no_fusion_module(toy_dataset):
+    assert build_trainer(axes_config(toy_dataset)).model.fusion is None
 
 
-def test_early_fusion_run_evaluates_with_rerank(toy_root):
-    result = run(tiny_config(toy_root, {"fusion.kind": "early", "fusion.rerank_k": 4}), RecordingSink())
+def test_early_fusion_run_evaluates_with_rerank(toy_dataset):
+    result = run(axes_config(toy_dataset, {"fusion.kind": "early", "fusion.rerank_k": 4}), RecordingSink())
     assert 0.0 <= result.metrics["t2i/R@1"] <= 100.0
     assert "early(rerank@4)" in result.summary
