@@ -4,7 +4,7 @@ Image augmentations return a torchvision transform applied to the uint8 image te
 resizing and normalisation; text augmentations return a function ``(text, random.Random) → text``.
 Both see only the training split. Their randomness comes from the run's seed and the sample's
 global position (``PairDataset`` seeds torch and the ``random.Random`` per sample), so a re-run
-or resumed step sees the same augmented batch.
+or resumed step gets the same augmented batch.
 
 Text augmentations work on words: captions are segmented with jieba, edited, and joined again
 without spaces, as Chinese is written. Synonyms come from the hand-curated table in

@@ -62,7 +62,7 @@ def build_llrd_optimizer(model: nn.Module, config: OptimConfig) -> torch.optim.O
 
     Depth counts transformer layers (text) and stages (image) from the top, which is depth 0.
     Backbone parameters registered before the first layer (embeddings, stems, patch and position
-    embeddings) sit one step below the bottom layer; those registered after the last layer
+    embeddings) sit one step below the bottom layer. Those registered after the last layer
     (final norms, classifier) train with the top layer. Heads, pooling, fusion and the
     temperature keep ``optim.lr``.
     """

@@ -2,7 +2,7 @@
 
 No synonym dictionary can be downloaded at training time, so the table ships with the code.
 It was written by hand for this project, aimed at the vocabulary of short image captions
-(faces, feelings, colours, animals, food, objects, sizes). Each group holds words that can
+(faces, feelings, colours, animals, food, objects, sizes). Each group contains words that can
 replace each other in a caption without changing what it describes. Words are jieba tokens.
 """
 

@@ -158,7 +158,7 @@ class Trainer:
         """Return the modalities whose backbone features cannot change during training.
 
         A frozen, unaugmented backbone maps each item to the same features every step, so those
-        are encoded once; only the other modality (if any) runs its backbone per step.
+        are encoded once. Only the other modality (if any) runs its backbone per step.
         """
         if self.config.train.cache_features != "auto":
             return set()

@@ -4,7 +4,7 @@ Late fusion embeds captions and images separately and compares the embeddings wi
 ``SimilarityCalculator``, so a gallery is embedded once and searched with an index.
 
 Early fusion concatenates a caption's and an image's backbone features and scores the pair with
-one shared head. It sees both inputs at once but yields a score per *pair*, not an embedding,
+one shared head. It takes both inputs at once and returns a score per *pair*, not an embedding,
 so it cannot be indexed. An early-fusion model therefore keeps its late heads, trains both
 (the late InfoNCE loss plus the same loss on the fusion scores of every in-batch pair), and
 retrieves in two stages: the late similarity picks each query's top ``fusion.rerank_k`` gallery
@@ -39,7 +39,7 @@ def build_late_fusion(config: FusionConfig, text_dim: int, image_dim: int) -> No
 class FeatureFusion(nn.Module):
     """Scores (text, image) pairs from their backbone features; higher means a better match.
 
-    Each side is normalised and projected to ``hidden_dim``; the head sees the concatenation
+    Each side is normalised and projected to ``hidden_dim``. The head takes the concatenation
     ``[t, v, t⊙v, |t−v|]``, because an MLP on ``[t, v]`` alone has to learn multiplicative
     interactions from scratch. Scores are raw logits: the temperature scales only late scores.
     """

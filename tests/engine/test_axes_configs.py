@@ -106,7 +106,7 @@ def test_sequence_run_without_change_is_rejected(tmp_path):
         load_sequence(str(path))
 
 
-def test_sequence_run_with_bad_value_names_run_and_key(tmp_path):
+def test_sequence_bad_value_names_run(tmp_path):
     path = write_sequence(tmp_path, "  - name: start\n  - name: typo\n    set: {loss.negatives: queu}\n")
     with pytest.raises(ConfigError, match=r"run 'typo': loss\.negatives: unknown value 'queu'"):
         load_sequence(str(path))

@@ -12,7 +12,7 @@ from engine.config import LossConfig
 from engine.losses import NEGATIVES, ContrastiveBatch, info_nce_loss
 
 SCALE = 1 / 0.1
-# Split positions → concept; texts 0 and 2 share concept 0 with images 0 and 2 (false negatives).
+# Split positions → concept. Texts 0 and 2 share concept 0 with images 0 and 2 (false negatives).
 TEXT_CONCEPT = [0, 1, 0, 2, 3, 1, 4, 5]
 IMAGE_CONCEPT = [0, 1, 0, 2, 3, 1, 4, 5]
 
@@ -44,7 +44,7 @@ def reference_row_loss(logits: list[float], own: int, allowed: list[bool]) -> fl
 
 def reference_loss(query: torch.Tensor, keys: torch.Tensor, query_concepts: list[int], key_concepts: list[int],
                    hard_k: int | None = None) -> float:
-    """Mean over queries; query i's own key is column i; same-concept keys are never negatives."""
+    """Return the mean over queries. Query i's own key is column i, and same-concept keys are never negatives."""
     logits = (F.normalize(query, dim=-1) @ F.normalize(keys, dim=-1).T * SCALE).tolist()
     total = 0.0
     for i, row in enumerate(logits):

@@ -35,7 +35,7 @@ def test_per_direction_temperature_logs_two_values(toy_dataset):
 
 
 def test_learned_scale_stays_clamped(toy_dataset):
-    # 1/τ starts at 20, above the bound of 10; a large LR pushes the scale up further.
+    # 1/τ starts at 20, above the bound of 10, and a large LR pushes the scale up further.
     config = axes_config(toy_dataset, {"similarity.learnable": "shared", "similarity.temperature": 0.05,
                                     "similarity.max_logit_scale": 10.0, "optim.lr": 0.5, "train.steps": 3})
     sink = RecordingSink()
@@ -86,7 +86,7 @@ def test_accumulation_rejects_uneven_split(toy_dataset):
 
 # --- precision and memory --------------------------------------------------------------------
 
-def test_amp_on_cpu_autocasts_bf16_and_keeps_fp32_parameters(toy_dataset):
+def test_cpu_amp_keeps_fp32_parameters(toy_dataset):
     trainer = build_trainer(axes_config(toy_dataset, {"train.use_amp": True, "text.unfreeze_layers": 2}))
     loss = trainer.train_step(first_batch(trainer))
 
