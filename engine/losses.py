@@ -118,6 +118,9 @@ class QueueNegatives(nn.Module):
     double the model's memory. Keep ``loss.queue_size`` at a few batches when backbones train
     at a high LR, because older entries then drift further. Queued items keep their split
     positions, so a queued image of the query's own concept is masked like an in-batch one.
+
+    NOTE: the queue lives in memory only. Checkpoints do not store it, so a resumed run starts
+    with an empty queue and its first steps differ from an uninterrupted run.
     """
 
     def __init__(self, config: LossConfig) -> None:
