@@ -116,7 +116,8 @@ def resolve_amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype 
         raise ConfigError(f"train.amp_dtype: 'fp16' needs CUDA but the device is {device}; "
                           "use `bf16` or `auto` on CPU")
     if config.amp_dtype == "auto":
-        # fp16 is the fastest CUDA path on every GPU generation; CPU autocast supports bf16 only.
+        # fp16 runs on every CUDA GPU, whereas bf16 needs compute capability 8.0 or newer. On CPU,
+        # autocast's default and best-covered dtype is bf16.
         return torch.float16 if device.type == "cuda" else torch.bfloat16
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[config.amp_dtype]
 
@@ -124,6 +125,10 @@ def resolve_amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype 
 def eval_transform(config: ExperimentConfig, model: CrossModalRetrievalModel):
     backbone = model.image_encoder.backbone
     return image_transform(config.image.image_size, backbone.mean, backbone.std)
+
+
+def _has_trainable(module: torch.nn.Module) -> bool:
+    return any(parameter.requires_grad for parameter in module.parameters())
 
 
 def peak_rss_mb() -> float:
@@ -157,13 +162,15 @@ class Trainer:
     def cached_modalities(self) -> set[str]:
         """Return the modalities whose backbone features cannot change during training.
 
-        A frozen, unaugmented backbone maps each item to the same features every step, so those
-        are encoded once. Only the other modality (if any) runs its backbone per step.
+        An extractor with no trainable parameter (backbone and pooling) and no augmentation maps
+        each item to the same features every step, so those are encoded once. Only the other
+        modality (if any) runs its extractor per step. Attentive pooling trains, so it keeps the
+        text side uncached even with a frozen backbone.
         """
         if self.config.train.cache_features != "auto":
             return set()
-        fixed = {"text": self.model.text_encoder.frozen and self.config.augment.text == "none",
-                 "image": self.model.image_encoder.frozen and self.config.augment.image == "none"}
+        fixed = {"text": not _has_trainable(self.model.text_encoder) and self.config.augment.text == "none",
+                 "image": not _has_trainable(self.model.image_encoder) and self.config.augment.image == "none"}
         return {modality for modality, unchanging in fixed.items() if unchanging}
 
     def batches(self) -> Iterator[dict]:

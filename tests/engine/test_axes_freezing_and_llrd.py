@@ -58,6 +58,16 @@ def test_attentive_pooling_trains_with_frozen_backbone(toy_dataset):
     assert trainable(model, "text_encoder.pooling.") == {"score.weight", "score.bias"}
 
 
+def test_attentive_pooling_learns_over_frozen_backbone(toy_dataset):
+    trainer = build_trainer(axes_config(toy_dataset, {"text.pooling": "attentive"}))
+    before = trainer.model.text_encoder.pooling.score.weight.detach().clone()
+
+    trainer.train_step(first_batch(trainer))
+
+    assert trainer.cached_modalities() == {"image"}
+    assert not torch.equal(trainer.model.text_encoder.pooling.score.weight, before)
+
+
 def test_text_unfreeze_beyond_depth_names_key(toy_dataset):
     with pytest.raises(ConfigError, match=r"text\.unfreeze_layers: 8 is more than the 4 layers"):
         TextFeatureExtractor(TextEncoderConfig(backbone="tiny-bert-zh", unfreeze_layers=8))
