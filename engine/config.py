@@ -104,7 +104,9 @@ class FusionConfig:
     rerank_k: int = field(default=20, metadata=_doc(
         "early fusion: gallery candidates per query, taken from the late scores, that the fusion "
         "head re-scores; a value at least the gallery size scores every pair"))
-    hidden_dim: int = field(default=512, metadata=_doc("early fusion: hidden width of the pair-scoring head"))
+    hidden_dim: int = field(default=256, metadata=_doc(
+        "early fusion: hidden width of the pair-scoring head; a training batch of B pairs costs "
+        "about B² × hidden_dim² multiply-adds in it"))
 
 
 @dataclass

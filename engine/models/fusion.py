@@ -39,9 +39,10 @@ def build_late_fusion(config: FusionConfig, text_dim: int, image_dim: int) -> No
 class FeatureFusion(nn.Module):
     """Scores (text, image) pairs from their backbone features; higher means a better match.
 
-    Each side is normalised and projected to ``hidden_dim``. The head takes the concatenation
-    ``[t, v, t⊙v, |t−v|]``, because an MLP on ``[t, v]`` alone has to learn multiplicative
-    interactions from scratch. Scores are raw logits: the temperature scales only late scores.
+    Each side is normalised and projected to ``hidden_dim``. The head is an MLP on the
+    concatenation ``[t, v, t⊙v]``, because an MLP on ``[t, v]`` alone has to learn
+    multiplicative interactions from scratch. Scores are raw logits: the temperature scales
+    only late scores.
     """
 
     def __init__(self, config: FusionConfig, text_dim: int, image_dim: int) -> None:
@@ -49,22 +50,28 @@ class FeatureFusion(nn.Module):
         hidden = config.hidden_dim
         self.text_in = nn.Sequential(nn.LayerNorm(text_dim), nn.Linear(text_dim, hidden))
         self.image_in = nn.Sequential(nn.LayerNorm(image_dim), nn.Linear(image_dim, hidden))
-        self.head = nn.Sequential(nn.Linear(4 * hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
-
-    def _score(self, text: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        joint = torch.cat([text, image, text * image, (text - image).abs()], dim=-1)
-        return self.head(joint).squeeze(-1)
+        self.joint = nn.Linear(3 * hidden, hidden)
+        self.score = nn.Sequential(nn.GELU(), nn.Linear(hidden, 1))
 
     def forward(self, text_features: torch.Tensor, image_features: torch.Tensor) -> torch.Tensor:
         """Return one score per aligned pair: ``[N, Dt] × [N, Di] → [N]``."""
-        return self._score(self.text_in(text_features), self.image_in(image_features))
+        text, image = self.text_in(text_features), self.image_in(image_features)
+        return self.score(self.joint(torch.cat([text, image, text * image], dim=-1))).squeeze(-1)
 
     def score_grid(self, text_features: torch.Tensor, image_features: torch.Tensor) -> torch.Tensor:
-        """Return the scores of every text with every image: ``[T, Dt] × [I, Di] → [T, I]``."""
-        text = self.text_in(text_features).unsqueeze(1)
-        image = self.image_in(image_features).unsqueeze(0)
-        text, image = torch.broadcast_tensors(text, image)
-        return self._score(text, image)
+        """Return the scores of every text with every image: ``[T, Dt] × [I, Di] → [T, I]``.
+
+        The joint layer is split into its text, image and product blocks. The first two depend
+        on one side only, so they run once per item instead of once per pair, which is what
+        keeps a ``B × B`` training grid affordable.
+        """
+        text, image = self.text_in(text_features), self.image_in(image_features)
+        text_block, image_block, product_block = self.joint.weight.split(text.shape[-1], dim=1)
+        per_text = text @ text_block.T + self.joint.bias              # [T, H]
+        per_image = image @ image_block.T                              # [I, H]
+        product = (text.unsqueeze(1) * image.unsqueeze(0)) @ product_block.T  # [T, I, H]
+        hidden = per_text.unsqueeze(1) + per_image.unsqueeze(0) + product
+        return self.score(hidden).squeeze(-1)
 
     def score_candidates(self, queries: torch.Tensor, gallery: torch.Tensor, candidates: torch.Tensor,
                          query_is_text: bool) -> torch.Tensor:

@@ -82,7 +82,7 @@ def test_early_fusion_trains_fusion_head(toy_dataset):
     before = {n: p.detach().clone() for n, p in trainer.model.fusion.named_parameters()}
     trainer.train_step(first_batch(trainer))
     after = dict(trainer.model.fusion.named_parameters())
-    assert all(not torch.equal(before[n], after[n]) for n in ("head.2.weight", "text_in.1.weight"))
+    assert all(not torch.equal(before[n], after[n]) for n in ("score.1.weight", "joint.weight", "text_in.1.weight"))
 
 
 def test_late_fusion_builds_no_fusion_module(toy_dataset):
