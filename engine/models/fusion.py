@@ -5,10 +5,10 @@ Late fusion embeds captions and images separately and compares the embeddings wi
 
 Early fusion concatenates a caption's and an image's backbone features and scores the pair with
 one shared head. It takes both inputs at once and returns a score per *pair*, not an embedding,
-so it cannot be indexed. An early-fusion model therefore keeps its late heads, trains both
-(the late InfoNCE loss plus the same loss on the fusion scores of every in-batch pair), and
-retrieves in two stages: the late similarity picks each query's top ``fusion.rerank_k`` gallery
-items and the fusion head re-orders them. The cost is ``queries × rerank_k`` head evaluations
+so it cannot be indexed. An early-fusion model therefore keeps its late heads and trains both:
+the late InfoNCE loss plus the same loss on the fusion scores of every in-batch pair. It
+retrieves in two stages. The late similarity picks each query's top ``fusion.rerank_k`` gallery
+items, and the fusion head re-orders them. The cost is ``queries × rerank_k`` head evaluations
 on top of the late search, and ``B²`` per training batch of ``B`` pairs. A ``rerank_k`` at
 least the gallery size scores every pair (``queries × gallery`` evaluations), which is only
 practical for galleries of a few thousand items.
