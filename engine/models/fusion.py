@@ -10,8 +10,8 @@ the late InfoNCE loss plus the same loss on the fusion scores of every in-batch 
 retrieves in two stages. The late similarity picks each query's top ``fusion.rerank_k`` gallery
 items, and the fusion head re-orders them. The cost is ``queries × rerank_k`` head evaluations
 on top of the late search, and ``B²`` per training batch of ``B`` pairs. A ``rerank_k`` at
-least the gallery size scores every pair (``queries × gallery`` evaluations), which is only
-practical for galleries of a few thousand items.
+least the gallery size scores every pair (``queries × gallery`` evaluations), which suits
+small galleries only.
 """
 
 from __future__ import annotations
