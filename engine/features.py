@@ -6,13 +6,21 @@ so they are computed once and training runs the heads alone on cached tensors.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
 
 from engine.data.records import RetrievalSplit
 from engine.models.model import CrossModalRetrievalModel
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,6 +63,65 @@ def encode_split_features(model: CrossModalRetrievalModel, split: RetrievalSplit
     finally:
         model.train(was_training)
     return SplitFeatures(text=text, image=image)
+
+
+def feature_cache_dir() -> Path:
+    """Return ``$XMR_CACHE/features`` (default ``~/.cache/xmr/features``)."""
+    return Path(os.environ.get("XMR_CACHE", Path.home() / ".cache" / "xmr")).expanduser() / "features"
+
+
+def feature_cache_key(model: CrossModalRetrievalModel, split: RetrievalSplit) -> str:
+    """Hash everything that determines frozen backbone features: both encoder configs and the data."""
+    text, image = model.config.text, model.config.image
+    digest = hashlib.sha256()
+    identity = {"text": dataclasses.asdict(text), "image": dataclasses.asdict(image),
+                "mean": model.image_encoder.backbone.mean, "std": model.image_encoder.backbone.std}
+    if image.weights and Path(image.weights).is_file():
+        identity["weights_mtime"] = Path(image.weights).stat().st_mtime_ns
+    if has_random_weights(model):  # randomly initialised weights depend on the run's seed
+        identity["seed"] = model.config.train.seed
+    digest.update(json.dumps(identity, sort_keys=True).encode())
+    digest.update(json.dumps([(t.text_id, t.text) for t in split.texts], ensure_ascii=False).encode())
+    digest.update(json.dumps(split.image_ids).encode())
+    source = getattr(split.images, "path", None)
+    if source is not None and Path(source).is_file():
+        stat = Path(source).stat()
+        digest.update(f"{Path(source).resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:24]
+
+
+def has_random_weights(model: CrossModalRetrievalModel) -> bool:
+    """Return True when a backbone's weights come from the seed rather than a checkpoint."""
+    text, image = model.config.text, model.config.image
+    text_random = text.backbone == "tiny-bert-zh" or (not text.pretrained and text.backbone != "use-m3")
+    image_random = not image.pretrained and not image.weights
+    return text_random or image_random
+
+
+def cached_split_features(model: CrossModalRetrievalModel, split: RetrievalSplit, transform: Callable,
+                          batch_size: int, device: torch.device) -> tuple[SplitFeatures, bool]:
+    """Return a split's frozen-backbone features from the disk cache, computing them on a miss.
+
+    Only call this for frozen, unaugmented backbones: their features depend on nothing but the
+    encoder configs and the data, which the key hashes. Returns ``(features, hit)``.
+    """
+    path = feature_cache_dir() / f"{split.name}-{feature_cache_key(model, split)}.pt"
+    if path.is_file():
+        try:
+            stored = torch.load(path, map_location="cpu", weights_only=True)
+            log.info("backbone features of split %s loaded from %s", split.name, path)
+            return SplitFeatures(text=stored["text"], image=stored["image"]), True
+        except (OSError, RuntimeError, KeyError) as error:
+            log.warning("ignoring unreadable feature cache %s (%s); recomputing", path, error)
+    features = encode_split_features(model, split, transform, batch_size, device)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save({"text": features.text, "image": features.image}, partial)
+        partial.replace(path)  # atomic: a concurrent reader never sees half a file
+    except OSError as error:
+        log.warning("could not write the feature cache %s (%s); features stay in memory only", path, error)
+    return features, False
 
 
 @torch.no_grad()

@@ -33,3 +33,9 @@ def tiny_config(toy_dataset: Path):
         return config_from_dict(deep_merge(base, sections))
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def isolated_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep feature caches and datasets of tests out of the user's ~/.cache."""
+    monkeypatch.setenv("XMR_CACHE", str(tmp_path_factory.getbasetemp() / "xmr-cache"))

@@ -39,7 +39,7 @@ from engine.data.records import SPLIT_NAMES, DatasetError, TextRecord
 logger = logging.getLogger(__name__)
 
 DATASET_NAME = "emoji-zh"
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 CONCEPTS_FILE = "concepts.jsonl"
 DEFAULT_NOTO_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 DEFAULT_CLDR_DIR = Path("/usr/share/unicode/cldr/common")  # Debian's unicode-cldr-core
@@ -262,7 +262,9 @@ def _make_concept(emoji: str, cldr: CldrAnnotations | None) -> Concept:
         # The emoji package spells "拇指向上: 较深肤色" as ":拇指向上_较深肤色:".
         name = emoji_package.EMOJI_DATA[emoji]["zh"].strip(":").replace("_", "：")
     words = cldr.keywords.get(key) if cldr else None
-    keywords = "，".join(words) if words else None
+    # A single keyword is a generic label shared by many concepts (every flag's is "旗"), which
+    # would make one caption match hundreds of images; only lists of two or more are captions.
+    keywords = "，".join(words) if words and len(words) >= 2 else None
     return Concept(emoji, _chinese_or_none(name), _chinese_or_none(keywords), group_key(emoji))
 
 

@@ -266,6 +266,14 @@ class TextFeatureExtractor(nn.Module):
             for parameter in layer.parameters():
                 parameter.requires_grad = True
 
+    def train(self, mode: bool = True) -> "TextFeatureExtractor":
+        # A frozen backbone runs without dropout, so its features equal the cached ones and do
+        # not change from step to step.
+        super().train(mode)
+        if self.frozen:
+            self.backbone.eval()
+        return self
+
     @property
     def frozen(self) -> bool:
         return not any(p.requires_grad for p in self.backbone.parameters())

@@ -35,3 +35,36 @@ def test_different_seeds_change_the_model(tiny_config):
     second = run(tiny_config(train={"seed": 2})).metrics
 
     assert first["t2i/mAP"] != second["t2i/mAP"]
+
+
+def test_cached_features_train_like_running_the_backbones(tiny_config):
+    cached = run(tiny_config(train={"cache_features": "auto"})).metrics
+    recomputed = run(tiny_config(train={"cache_features": "off"})).metrics
+
+    assert cached["train/feature_cache_seconds"] >= 0
+    assert "train/feature_cache_seconds" not in recomputed
+    for key in ("t2i/R@1", "t2i/mAP", "i2t/mAP"):
+        assert cached[key] == pytest.approx(recomputed[key], abs=1e-6), key
+
+
+def test_second_run_reads_features_from_disk(tiny_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("XMR_CACHE", str(tmp_path))
+    config = tiny_config()
+
+    first = run(config).metrics
+    files = sorted(p.name for p in (tmp_path / "features").iterdir())
+    second = run(config).metrics
+
+    assert len(files) == 2  # the train and test splits
+    assert "eval/encode_seconds" in first and "eval/encode_seconds" not in second
+    assert first["t2i/mAP"] == second["t2i/mAP"]
+
+
+def test_feature_cache_is_per_seed_for_random_backbones(tiny_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("XMR_CACHE", str(tmp_path))
+
+    run(tiny_config(train={"seed": 1}))
+    run(tiny_config(train={"seed": 2}))
+
+    # tiny-bert-zh is randomly initialised from the seed, so each seed has its own features.
+    assert len(list((tmp_path / "features").iterdir())) == 4

@@ -11,13 +11,13 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-from xmr_tui.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from xmr_tui.store.migrations import migrate
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +31,23 @@ def default_db_path() -> Path:
     return Path(os.environ.get("XMR_DB", DEFAULT_DB))
 
 
-def filesystem_type(path: Path) -> str | None:
-    """Return the filesystem type holding ``path`` from /proc/mounts (Linux), else None."""
+def filesystem_type(path: Path, mounts_file: Path = Path("/proc/mounts")) -> str | None:
+    """Return the type of the filesystem that contains ``path``, from /proc/mounts (Linux), else None."""
     try:
-        mounts = Path("/proc/mounts").read_text().splitlines()
+        mounts = mounts_file.read_text().splitlines()
     except OSError:
         return None
-    target = str(path.resolve().parent)
-    best, kind = "", None
+    target = path.resolve().parent
+    best, kind = None, None
     for line in mounts:
         parts = line.split()
-        if len(parts) >= 3 and target.startswith(parts[1]) and len(parts[1]) > len(best):
-            best, kind = parts[1], parts[2]
+        if len(parts) < 3:
+            continue
+        # /proc/mounts writes a space in a mount point as \040.
+        mount_point = Path(parts[1].replace("\\040", " "))
+        # A mount point must contain the target as a whole path (/work is not above /workspace).
+        if target.is_relative_to(mount_point) and (best is None or len(mount_point.parts) > len(best.parts)):
+            best, kind = mount_point, parts[2]
     return kind
 
 
@@ -58,7 +63,8 @@ class Store:
         url = f"sqlite:///{self.path}"
         self.writer = self._engine(url, immediate=True)
         self.reader = self._engine(url, immediate=False)
-        migrate(self.writer)
+        with self.writer.begin() as connection:
+            migrate(connection)
 
     @staticmethod
     def _engine(url: str, immediate: bool) -> Engine:
@@ -95,40 +101,14 @@ class Store:
             with session.begin():
                 yield session
 
+    @property
+    def runs_dir(self) -> Path:
+        """Return the folder beside the database that contains each run's checkpoints."""
+        return self.path.resolve().parent / "runs"
+
+    def run_dir(self, run_id: int) -> Path:
+        return self.runs_dir / str(run_id)
+
     def close(self) -> None:
         self.writer.dispose()
         self.reader.dispose()
-
-
-# --- migrations ----------------------------------------------------------------------------------
-# Each migration moves the schema from version i to i + 1 (PRAGMA user_version). Append new
-# ones; never edit a released one, so an older experiments.db upgrades step by step.
-
-def _create_initial_tables(connection: Connection) -> None:
-    SQLModel.metadata.create_all(connection)
-
-
-MIGRATIONS: list[Callable[[Connection], None]] = [_create_initial_tables]
-
-
-def schema_version(connection: Connection) -> int:
-    return int(connection.exec_driver_sql("PRAGMA user_version").scalar() or 0)
-
-
-def migrate(engine: Engine) -> None:
-    """Create a new database at the latest schema, or apply an old one's pending migrations."""
-    with engine.begin() as connection:
-        version = schema_version(connection)
-        has_tables = connection.exec_driver_sql(
-            "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='run'").scalar()
-        if version == 0 and not has_tables:
-            SQLModel.metadata.create_all(connection)
-            connection.exec_driver_sql(f"PRAGMA user_version={len(MIGRATIONS)}")
-            return
-        if version > len(MIGRATIONS):
-            raise RuntimeError(f"database schema version {version} is newer than this xmr "
-                               f"({len(MIGRATIONS)}); upgrade xmr")
-        for number in range(version, len(MIGRATIONS)):
-            log.info("migrating the store schema to version %d", number + 1)
-            MIGRATIONS[number](connection)
-            connection.exec_driver_sql(f"PRAGMA user_version={number + 1}")
