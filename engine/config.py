@@ -222,18 +222,19 @@ class ExperimentConfig:
         The name and fields marked ``hashed=False`` (labels such as ``stand_in_for``) are left
         out, so relabelling a config does not make it a different experiment.
         """
-        payload = _hashed_fields(self)
+        payload = hashed_fields(self)
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
-def _hashed_fields(node: Any) -> dict[str, Any]:
+def hashed_fields(node: Any) -> dict[str, Any]:
+    """Return a config (or section) as plain data without its name and ``hashed=False`` labels."""
     payload = {}
     for spec in dataclasses.fields(node):
         if spec.name == "name" or not spec.metadata.get("hashed", True):
             continue
         value = getattr(node, spec.name)
-        payload[spec.name] = _hashed_fields(value) if dataclasses.is_dataclass(value) else value
+        payload[spec.name] = hashed_fields(value) if dataclasses.is_dataclass(value) else value
     return payload
 
 

@@ -150,3 +150,18 @@ def test_reference_lists_every_key_and_value():
     for _, entries in value_sections():
         for name, _ in entries:
             assert f"- `{name}`:" in reference
+
+
+def test_offline_twins_share_feature_cache_key(toy_dataset):
+    from types import SimpleNamespace
+
+    from engine.data.datasets import load_split
+    from engine.features import feature_cache_key
+
+    keys = []
+    for name in ("combo_a_offline", "combo_b_offline"):  # same backbones, different stand_in_for labels
+        config = load_config(str(CONFIGS / f"{name}.yaml"), [f"data.dataset={toy_dataset}"])
+        model = SimpleNamespace(config=config, image_encoder=SimpleNamespace(
+            backbone=SimpleNamespace(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))))
+        keys.append(feature_cache_key(model, load_split(config.data, "train")))
+    assert keys[0] == keys[1]
