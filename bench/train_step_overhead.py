@@ -29,22 +29,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import default_config, median, time_repeats, training_dataset, write_result  # noqa: E402
 from engine.config import ExperimentConfig  # noqa: E402
 from engine.data.datasets import load_split  # noqa: E402
-from engine.features import SplitFeatures  # noqa: E402
 from engine.models.model import CrossModalRetrievalModel  # noqa: E402
 from engine.sink import RunSink  # noqa: E402
 from engine.train import Trainer  # noqa: E402
 
 
-def bare_step_factory(model: CrossModalRetrievalModel, config: ExperimentConfig):
-    """Return a plain CLIP-style training step over the same heads."""
+def bare_step_factory(model: CrossModalRetrievalModel, config: ExperimentConfig, cache: dict[str, torch.Tensor]):
+    """Return a plain CLIP-style training step over the same heads and the same cached features."""
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                                   lr=config.optim.lr, weight_decay=config.optim.weight_decay)
     scale = 1.0 / config.similarity.temperature
 
     def step(batch: dict) -> float:
         optimizer.zero_grad(set_to_none=True)
-        text = F.normalize(model.project_text(batch["text_features"]), dim=-1)
-        image = F.normalize(model.project_image(batch["image_features"]), dim=-1)
+        text = F.normalize(model.project_text(cache["text"][batch["text_index"]]), dim=-1)
+        image = F.normalize(model.project_image(cache["image"][batch["image_index"]]), dim=-1)
         logits = scale * text @ image.T
         labels = torch.arange(len(logits))
         loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
@@ -72,10 +71,10 @@ def main() -> None:
     bare_model = copy.deepcopy(model)
 
     trainer = Trainer(config, model, split, torch.device("cpu"), RunSink())
-    trainer.cache = SplitFeatures(text=torch.randn(len(split.texts), model.text_encoder.output_dim),
-                                  image=torch.randn(len(split.image_ids), model.image_encoder.output_dim))
-    batches = list(itertools.islice(trainer._cached_batches(), args.steps))
-    bare_step = bare_step_factory(bare_model, config)
+    trainer.cache = {"text": torch.randn(len(split.texts), model.text_encoder.output_dim),
+                     "image": torch.randn(len(split.image_ids), model.image_encoder.output_dim)}
+    batches = list(itertools.islice(trainer._index_batches(), args.steps))
+    bare_step = bare_step_factory(bare_model, config, trainer.cache)
     model.train()
     bare_model.train()
 

@@ -63,26 +63,36 @@ class TextEncoderConfig:
     pooling: str = field(default="mean", metadata=_doc(
         "token pooling of transformer backbones", registry="pooling"))
     unfreeze_layers: Union[int, Literal["all"]] = field(default=0, metadata=_doc(
-        "top transformer layers trained by `unfreeze_text_top_layers` (0 = frozen, `all` = every "
-        "layer and the embeddings)"))
+        "top transformer layers trained by `unfreeze_text_top_layers`: 0 = backbone frozen, "
+        "N = the top N layers (embeddings stay frozen), `all` = every layer and the embeddings; "
+        "no pooler is built, so none trains"))
     max_length: int = field(default=32, metadata=_doc("maximum tokens per caption"))
     pretrained: bool = field(default=True, metadata=_doc(
         "load pretrained weights; false builds the architecture with random weights"))
+    stand_in_for: str | None = field(default=None, metadata=_doc(
+        "offline twins: the backbone this one replaces, shown in the summary line; not hashed",
+        hashed=False))
 
 
 @dataclass
 class ImageEncoderConfig:
     backbone: str = field(default="efficientnet_lite0", metadata=_doc(
         "image backbone: a registered name (`efficientnet_lite0`, `resnet50`, `resnet101`) or any "
-        "timm model name (`convnext_tiny`, `vit_base_patch16_224`)"))
+        "timm model name (`convnext_tiny`, `vit_base_patch16_224`, `efficientnet_lite1`, "
+        "`efficientnet_lite2`); the projector input width follows the backbone"))
     readout: Literal["pre_fc", "post_fc"] = field(default="pre_fc", metadata=_doc(
         "`pre_fc`: globally pooled features; `post_fc`: the classifier's logits"))
     unfreeze: Literal["none", "top_block", "all"] = field(default="none", metadata=_doc(
-        "trained part of the backbone (`top_block` = `unfreeze_image_top_block()`)"))
+        "trained part of the backbone: `none`, `top_block` (`unfreeze_image_top_block()`: the last "
+        "stage, plus the classifier with `post_fc`) or `all`; BatchNorm statistics of frozen "
+        "blocks stay fixed"))
     pretrained: bool = field(default=True, metadata=_doc("load pretrained ImageNet weights"))
     weights: str | None = field(default=None, metadata=_doc(
         "local checkpoint file with the backbone's weights (overrides the default source)"))
     image_size: int = field(default=128, metadata=_doc("square input size in pixels"))
+    stand_in_for: str | None = field(default=None, metadata=_doc(
+        "offline twins: the backbone this one replaces, shown in the summary line; not hashed",
+        hashed=False))
 
 
 @dataclass
@@ -98,11 +108,15 @@ class HeadConfig:
 
 @dataclass
 class FusionConfig:
-    kind: Literal["late", "early"] = field(default="late", metadata=_doc(
-        "`late`: score separate embeddings; `early`: `FeatureFusion` scores concatenated pairs"))
+    kind: str = field(default="late", metadata=_doc(
+        "`late`: score separate embeddings; `early`: also train `FeatureFusion`, which scores "
+        "concatenated text and image features, and re-rank with it", registry="fusion"))
     rerank_k: int = field(default=20, metadata=_doc(
         "early fusion: gallery candidates per query, taken from the late scores, that the fusion "
-        "head re-scores"))
+        "head re-scores; a value at least the gallery size scores every pair"))
+    hidden_dim: int = field(default=256, metadata=_doc(
+        "early fusion: hidden width of the pair-scoring head; a training batch of B pairs costs "
+        "about B² × hidden_dim² multiply-adds in it"))
 
 
 @dataclass
@@ -123,8 +137,11 @@ class LossConfig:
         "InfoNCE directions that are optimised"))
     negatives: str = field(default="in_batch", metadata=_doc(
         "where negatives come from", registry="negatives"))
-    hard_k: int = field(default=8, metadata=_doc("`hard`: hardest negatives kept per query"))
-    queue_size: int = field(default=1024, metadata=_doc("`queue`: past embeddings kept as negatives"))
+    hard_k: int = field(default=8, metadata=_doc(
+        "`hard`: negatives kept per query, the ones with the highest current similarity"))
+    queue_size: int = field(default=1024, metadata=_doc(
+        "`queue`: embeddings of past batches kept per modality as extra negatives (no momentum "
+        "encoder)"))
 
 
 @dataclass
@@ -142,7 +159,9 @@ class OptimConfig:
         "learning-rate schedule", registry="scheduler"))
     warmup_ratio: float = field(default=0.05, metadata=_doc("fraction of steps with linear warm-up"))
     min_lr_ratio: float = field(default=0.0, metadata=_doc("final LR as a fraction of the peak"))
-    grad_accum: int = field(default=1, metadata=_doc("micro-batches accumulated per optimizer step"))
+    grad_accum: int = field(default=1, metadata=_doc(
+        "micro-batches accumulated per optimizer step; in-batch negatives come from each "
+        "micro-batch, and the gradient is the average of the micro-batch gradients"))
     max_grad_norm: float = field(default=1.0, metadata=_doc("gradient clipping norm (0 = off)"))
 
 
@@ -153,12 +172,16 @@ class TrainConfig:
     batch_size: int = field(default=128, metadata=_doc("pairs per optimizer step"))
     seed: int = field(default=0, metadata=_doc("global seed for weights, sampling and augmentation"))
     use_amp: bool = field(default=False, metadata=_doc(
-        "autocast: bf16 on CPU, fp16 with GradScaler on CUDA"))
+        "autocast the forward pass to `amp_dtype`; parameters and the loss stay fp32"))
+    amp_dtype: Literal["auto", "bf16", "fp16"] = field(default="auto", metadata=_doc(
+        "`use_amp` precision: `auto` = bf16 on CPU and fp16 on CUDA; `fp16` (CUDA only) adds a "
+        "GradScaler"))
     grad_checkpoint: bool = field(default=False, metadata=_doc(
-        "recompute backbone activations in the backward pass to save memory"))
+        "use_grad_checkpoint: recompute the activations of unfrozen backbones (Hugging Face and "
+        "timm/torchvision) in the backward pass to save memory"))
     cache_features: Literal["auto", "off"] = field(default="auto", metadata=_doc(
-        "`auto`: encode frozen, unaugmented backbones once and train the heads on cached "
-        "features; `off`: run the backbones every step"))
+        "`auto`: encode each frozen, unaugmented modality once and train on its cached "
+        "features; `off`: run both backbones every step"))
     log_every: int = field(default=10, metadata=_doc("steps between logged loss/LR records"))
     checkpoint_every: int = field(default=0, metadata=_doc("steps between checkpoints (0 = only at the end)"))
 
@@ -217,11 +240,25 @@ class ExperimentConfig:
         return dataclasses.asdict(self)
 
     def config_hash(self) -> str:
-        """Return a stable 12-hex-digit hash of everything that affects the result (not the name)."""
-        payload = self.to_dict()
-        payload.pop("name")
+        """Return a stable 12-hex-digit hash of everything that affects the result.
+
+        The name and fields marked ``hashed=False`` (labels such as ``stand_in_for``) are left
+        out, so relabelling a config does not make it a different experiment.
+        """
+        payload = hashed_fields(self)
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def hashed_fields(node: Any) -> dict[str, Any]:
+    """Return a config (or section) as plain data without its name and ``hashed=False`` labels."""
+    payload = {}
+    for spec in dataclasses.fields(node):
+        if spec.name == "name" or not spec.metadata.get("hashed", True):
+            continue
+        value = getattr(node, spec.name)
+        payload[spec.name] = hashed_fields(value) if dataclasses.is_dataclass(value) else value
+    return payload
 
 
 # --- building and validating -------------------------------------------------------------
@@ -333,6 +370,7 @@ def _check_ranges(config: ExperimentConfig) -> None:
         ("loss.hard_k", config.loss.hard_k >= 1, "at least 1"),
         ("loss.queue_size", config.loss.queue_size >= 1, "at least 1"),
         ("fusion.rerank_k", config.fusion.rerank_k >= 1, "at least 1"),
+        ("fusion.hidden_dim", config.fusion.hidden_dim >= 1, "at least 1"),
         ("data.num_workers", config.data.num_workers >= 0, "0 or more"),
         ("data.resize_cache", config.data.resize_cache >= 0, "0 (off) or a side in pixels"),
         ("eval.top_k", config.eval.top_k >= 1, "at least 1"),
@@ -418,9 +456,14 @@ def parse_override(text: str) -> dict[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    return override_tree(key.strip(), value)
+
+
+def override_tree(key: str, value: Any) -> dict[str, Any]:
+    """Turn a dotted key and its value into nested mappings: ``("a.b", 1)`` → ``{"a": {"b": 1}}``."""
     tree: dict[str, Any] = {}
     node = tree
-    parts = key.strip().split(".")
+    parts = key.split(".")
     for part in parts[:-1]:
         node = node.setdefault(part, {})
     node[parts[-1]] = value
@@ -443,26 +486,61 @@ def load_config(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) 
 # --- the one-line summary --------------------------------------------------------------------
 
 def summary_line(config: ExperimentConfig) -> str:
-    """Return the one-line summary the plan asks for: every axis a comparison may change."""
-    text, image, head = config.text, config.image, config.head
-    text_part = f"text={text.backbone}/{text.pooling}/unfreeze:{text.unfreeze_layers}"
-    image_part = f"image={image.backbone}/{image.readout}/unfreeze:{image.unfreeze}"
-    heads = "shared" if head.shared else "separate"
-    head_part = f"head={head.kind}({heads},{head.embed_dim}d)"
-    sim = config.similarity
-    temp = f"τ={sim.temperature:g}" if sim.learnable == "fixed" else f"τ=learnable:{sim.learnable}({sim.temperature:g})"
-    loss = f"loss=info_nce:{config.loss.directions}/{config.loss.negatives}"
-    optim = f"optim={config.optim.optimizer}+{config.optim.scheduler}(lr={config.optim.lr:g})"
-    extras = []
+    """Return the one-line summary the plan asks for: every axis a comparison may change.
+
+    A backbone that stands in for another (offline twins) is shown as ``used(for:original)``.
+    """
+    text, image, head, sim = config.text, config.image, config.head, config.similarity
+    parts = [
+        f"text={_backbone_label(text.backbone, text.stand_in_for)}/{text.pooling}/unfreeze:{text.unfreeze_layers}",
+        f"image={_backbone_label(image.backbone, image.stand_in_for)}/{image.readout}/unfreeze:{image.unfreeze}"
+        f"@{image.image_size}px",
+        f"head={head.kind}({'shared' if head.shared else 'separate'},{head.embed_dim}d)",
+        _fusion_label(config.fusion),
+        f"sim={sim.kind}",
+        _temperature_label(sim),
+        f"loss=info_nce:{config.loss.directions}/{_negatives_label(config.loss)}",
+        _optim_label(config.optim),
+        f"aug={config.augment.image}/{config.augment.text}",
+        f"index={_index_part(config.eval)}",
+        f"steps={config.train.steps}x{config.train.batch_size}",
+        f"seed={config.train.seed}",
+    ]
     if config.train.use_amp:
-        extras.append("amp")
+        parts.append(f"amp:{config.train.amp_dtype}")
     if config.train.grad_checkpoint:
-        extras.append("grad_ckpt")
-    augment = f"aug={config.augment.image}/{config.augment.text}"
-    parts = [text_part, image_part, head_part, f"fusion={config.fusion.kind}", f"sim={sim.kind}", temp,
-             loss, optim, augment, f"index={_index_part(config.eval)}",
-             f"steps={config.train.steps}x{config.train.batch_size}", f"seed={config.train.seed}", *extras]
+        parts.append("grad_ckpt")
     return " ".join(parts)
+
+
+def _backbone_label(backbone: str, stand_in_for: str | None) -> str:
+    return f"{backbone}(for:{stand_in_for})" if stand_in_for else backbone
+
+
+def _fusion_label(fusion: FusionConfig) -> str:
+    return f"fusion=early(rerank@{fusion.rerank_k})" if fusion.kind == "early" else f"fusion={fusion.kind}"
+
+
+def _temperature_label(sim: SimilarityConfig) -> str:
+    if sim.learnable == "fixed":
+        return f"τ={sim.temperature:g}"
+    return f"τ=learnable:{sim.learnable}({sim.temperature:g},max_scale={sim.max_logit_scale:g})"
+
+
+def _negatives_label(loss: LossConfig) -> str:
+    sizes = {"hard": f"(k={loss.hard_k})", "queue": f"({loss.queue_size})"}
+    return loss.negatives + sizes.get(loss.negatives, "")
+
+
+def _optim_label(optim: OptimConfig) -> str:
+    optimizer = optim.optimizer
+    if optimizer == "adamw_llrd":
+        optimizer += f"({optim.llrd_factor:g})"
+    schedule = optim.scheduler
+    if schedule == "warmup_cosine":
+        schedule += f"({optim.warmup_ratio:g},{optim.min_lr_ratio:g})"
+    accum = f",accum={optim.grad_accum}" if optim.grad_accum > 1 else ""
+    return f"optim={optimizer}+{schedule}(lr={optim.lr:g},backbone_lr={optim.backbone_lr:g}{accum})"
 
 
 def _index_part(config: EvalConfig) -> str:

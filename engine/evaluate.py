@@ -8,6 +8,10 @@ whole gallery, so its mAP is over the full ranking. Any other index, and any run
 ``eval.rerank``, is scored from each query's ``eval.top_k`` candidates (see ``engine.metrics``
 for relevant items outside them). With a re-scorer, the index's own metrics are kept under
 ``{direction}/before_rerank/…`` and the plain keys hold the re-ranked result.
+
+Early fusion passes a fusion hook per direction: it re-orders the top ``fusion.rerank_k`` of
+each query's exact late scores with the fusion head (see ``engine.models.fusion``), so it always
+ranks the full gallery with the exact index.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from engine.config import EvalConfig, ExperimentConfig
 from engine.data.records import RetrievalSplit
 from engine.index import INDEXES, ExactIndex, RetrievalIndex
 from engine.metrics import candidate_ranks, per_query_metrics, random_recall_at_k, relevant_ranks
+from engine.models.fusion import Rescorer as FusionHook
 from engine.rerank import RESCORERS, Rescorer, rerank
 
 log = logging.getLogger(__name__)
@@ -47,8 +52,11 @@ def relevance(split: RetrievalSplit) -> tuple[list[frozenset[int]], list[frozens
 
 
 def score_direction(queries: torch.Tensor, gallery: torch.Tensor, relevant: list[frozenset[int]],
-                    settings: EvalConfig, prefix: str, rescorer: Rescorer | None = None) -> dict[str, float]:
+                    settings: EvalConfig, prefix: str, rescorer: Rescorer | None = None,
+                    fusion: FusionHook | None = None) -> dict[str, float]:
     """Index ``gallery``, rank it for each query that has a relevant item, and average the metrics."""
+    if fusion is not None:
+        return score_fused_direction(queries, gallery, relevant, settings, prefix, fusion)
     scored = [q for q, items in enumerate(relevant) if items]
     if len(scored) < len(relevant):
         log.warning("%s: %d of %d queries have no relevant item and are not scored",
@@ -70,6 +78,26 @@ def score_direction(queries: torch.Tensor, gallery: torch.Tensor, relevant: list
     metrics.update(measure_latency(index, queries, gallery, settings, prefix, rescorer))
     metrics[f"{prefix}/index_build_seconds"] = build_seconds
     metrics[f"{prefix}/index_memory_mb"] = index.memory_bytes() / 2**20
+    metrics[f"{prefix}/random_R@10"] = random_recall_at_k(gallery.shape[0], [len(r) for r in relevant], 10)
+    metrics[f"{prefix}/queries"] = float(len(scored))
+    metrics[f"{prefix}/gallery"] = float(gallery.shape[0])
+    return metrics
+
+
+def score_fused_direction(queries: torch.Tensor, gallery: torch.Tensor, relevant: list[frozenset[int]],
+                          settings: EvalConfig, prefix: str, fusion: FusionHook) -> dict[str, float]:
+    """Rank the whole gallery by exact late scores re-ordered at the top by the fusion head."""
+    scored = [q for q, items in enumerate(relevant) if items]
+    if not scored:
+        return {}
+    rows = torch.tensor(scored)
+    relevant = [relevant[q] for q in scored]
+    index = ExactIndex(gallery, settings)
+    ranks: list[torch.Tensor] = []
+    for start, scores in index.score_chunks(queries[rows]):
+        fused = fusion(rows[start:start + scores.shape[0]], scores)
+        ranks.extend(relevant_ranks(fused, relevant[start:start + scores.shape[0]], query_offset=start))
+    metrics = summarise(ranks, prefix)
     metrics[f"{prefix}/random_R@10"] = random_recall_at_k(gallery.shape[0], [len(r) for r in relevant], 10)
     metrics[f"{prefix}/queries"] = float(len(scored))
     metrics[f"{prefix}/gallery"] = float(gallery.shape[0])
@@ -136,18 +164,20 @@ def measure_latency(index: RetrievalIndex, queries: torch.Tensor, gallery: torch
 
 
 def score_embeddings(config: ExperimentConfig, split: RetrievalSplit, text: torch.Tensor,
-                     image: torch.Tensor, *, rescorer: Rescorer | None = None) -> dict[str, float]:
+                     image: torch.Tensor, fusion: dict[str, FusionHook] | None = None, *,
+                     rescorer: Rescorer | None = None) -> dict[str, float]:
     """Score both directions from similarity-ready embeddings of the split.
 
-    ``rescorer`` overrides the one ``eval.rerank`` names, for re-scorers that need more than
-    the embeddings (a fusion head, say) and are therefore built by the caller.
+    ``fusion`` maps a direction (``t2i``, ``i2t``) to its early-fusion hook. ``rescorer``
+    overrides the one ``eval.rerank`` names, for re-scorers built by the caller.
     """
     started = time.perf_counter()
+    fusion = fusion or {}
     if rescorer is None:
         rescorer = RESCORERS.get(config.eval.rerank)(config)
     text_to_images, image_to_texts = relevance(split)
-    metrics = score_direction(text, image, text_to_images, config.eval, "t2i", rescorer)
-    metrics.update(score_direction(image, text, image_to_texts, config.eval, "i2t", rescorer))
+    metrics = score_direction(text, image, text_to_images, config.eval, "t2i", rescorer, fusion.get("t2i"))
+    metrics.update(score_direction(image, text, image_to_texts, config.eval, "i2t", rescorer, fusion.get("i2t")))
     for stage in ("", "before_rerank/"):
         if f"t2i/{stage}mean_recall" in metrics and f"i2t/{stage}mean_recall" in metrics:
             both = metrics[f"t2i/{stage}mean_recall"] + metrics[f"i2t/{stage}mean_recall"]

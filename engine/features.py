@@ -6,7 +6,6 @@ so they are computed once and training runs the heads alone on cached tensors.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -18,6 +17,7 @@ from typing import Callable
 
 import torch
 
+from engine.config import hashed_fields
 from engine.data.records import RetrievalSplit
 from engine.models.model import CrossModalRetrievalModel
 
@@ -81,7 +81,8 @@ def feature_cache_key(model: CrossModalRetrievalModel, split: RetrievalSplit) ->
     """Hash everything that determines frozen backbone features: both encoder configs and the data."""
     text, image = model.config.text, model.config.image
     digest = hashlib.sha256()
-    identity = {"text": dataclasses.asdict(text), "image": dataclasses.asdict(image),
+    # Labels such as stand_in_for are left out, so offline twins of different combos share features.
+    identity = {"text": hashed_fields(text), "image": hashed_fields(image),
                 "mean": model.image_encoder.backbone.mean, "std": model.image_encoder.backbone.std}
     if image.weights and Path(image.weights).is_file():
         identity["weights_mtime"] = Path(image.weights).stat().st_mtime_ns

@@ -56,6 +56,47 @@ def build_optimizer(model: nn.Module, config: OptimConfig) -> torch.optim.Optimi
     return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
 
 
+@OPTIMIZERS.register("adamw_llrd", help="build_llrd_optimizer: AdamW with layer-wise LR decay down each backbone")
+def build_llrd_optimizer(model: nn.Module, config: OptimConfig) -> torch.optim.Optimizer:
+    """AdamW where backbone layer ``d`` below the top trains at ``backbone_lr × llrd_factor**d``.
+
+    Depth counts transformer layers (text) and stages (image) from the top, which is depth 0.
+    Backbone parameters registered before the first layer (embeddings, stems, patch and position
+    embeddings) sit one step below the bottom layer. Those registered after the last layer
+    (final norms, classifier) train with the top layer. Heads, pooling, fusion and the
+    temperature keep ``optim.lr``.
+    """
+    named = list(model.named_parameters())
+    groups = _groups([(n, p) for n, p in named if not _is_backbone(n)], config.lr, config.weight_decay, "heads")
+    encoders = {"text_encoder": model.text_encoder.backbone.layers(),
+                "image_encoder": model.image_encoder.backbone.stages()}
+    for prefix, layers in encoders.items():
+        backbone = getattr(model, prefix).backbone
+        depths = llrd_depths(backbone, layers)
+        by_depth: dict[int, list[tuple[str, nn.Parameter]]] = {}
+        for name, parameter in backbone.named_parameters():
+            by_depth.setdefault(depths[name], []).append((f"{prefix}.backbone.{name}", parameter))
+        for depth, members in sorted(by_depth.items()):
+            lr = config.backbone_lr * config.llrd_factor ** depth
+            groups += _groups(members, lr, config.weight_decay, f"{prefix}/depth{depth}")
+    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def llrd_depths(backbone: nn.Module, layers: list[nn.Module]) -> dict[str, int]:
+    """Return each backbone parameter's depth below the top layer (see ``build_llrd_optimizer``)."""
+    layer_of = {id(p): index for index, layer in enumerate(layers) for p in layer.parameters()}
+    bottom = len(layers)
+    depths: dict[str, int] = {}
+    seen_layer = False
+    for name, parameter in backbone.named_parameters():
+        if id(parameter) in layer_of:
+            seen_layer = True
+            depths[name] = len(layers) - 1 - layer_of[id(parameter)]
+        else:
+            depths[name] = 0 if seen_layer else bottom
+    return depths
+
+
 def warmup_cosine_factor(step: int, total_steps: int, warmup_ratio: float, min_lr_ratio: float) -> float:
     """Return the LR multiplier at ``step``: linear warm-up, then cosine down to ``min_lr_ratio``."""
     warmup = int(round(total_steps * warmup_ratio))

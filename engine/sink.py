@@ -55,8 +55,9 @@ class PrintSink(RunSink):
         log.info("training %d steps: %s", total_steps, summary)
 
     def step(self, record: StepRecord) -> None:
-        log.info("step %d loss %.4f lr %.3g %.0f samples/s", record.step, record.loss, record.lr,
-                 record.samples_per_s)
+        temperatures = "".join(f" {name} {value:.4g}" for name, value in record.temperatures.items())
+        log.info("step %d loss %.4f lr %.3g %.0f samples/s%s", record.step, record.loss, record.lr,
+                 record.samples_per_s, temperatures)
 
     def event(self, level: str, message: str) -> None:
         log.log(logging.getLevelName(level.upper()), message)

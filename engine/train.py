@@ -17,13 +17,15 @@ import torch
 
 from engine.augment import IMAGE_AUGMENTATIONS, TEXT_AUGMENTATIONS
 from engine.checkpoint import TrainingState, capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from engine.config import ExperimentConfig, summary_line
+from engine.config import ConfigError, ExperimentConfig, TrainConfig, summary_line
 from engine.data.datasets import data_warnings, load_split
 from engine.data.pipeline import Collator, PairDataset, PairIndex, StepBatchSampler, image_transform
 from engine.data.records import RetrievalSplit
 from engine.evaluate import score_embeddings
-from engine.features import SplitFeatures, cached_split_features, encode_split_features, project_features
-from engine.losses import NEGATIVES
+from engine.features import (SplitFeatures, cached_split_features, encode_image_features, encode_split_features,
+                             encode_text_features, project_features)
+from engine.losses import NEGATIVES, ContrastiveBatch, directional_losses
+from engine.models.fusion import fusion_rescorer
 from engine.models.model import CrossModalRetrievalModel
 from engine.optim import OPTIMIZERS, SCHEDULERS
 from engine.profiling import PeakMemory, peak_rss_mb
@@ -106,19 +108,55 @@ def evaluate_model(config: ExperimentConfig, model: CrossModalRetrievalModel, sp
     started = time.perf_counter()
     transform = eval_transform(config, model)
     hit = False
-    if model.backbones_frozen and config.train.cache_features == "auto":
+    if features_fixed(model) and config.train.cache_features == "auto":
         features, hit = cached_split_features(model, split, transform, config.eval.batch_size, device)
     else:
         features = encode_split_features(model, split, transform, config.eval.batch_size, device)
     encoded = time.perf_counter()
     text, image = project_features(model, features, config.eval.batch_size, device)
-    metrics = score_embeddings(config, split, text, image)
+    metrics = score_embeddings(config, split, text, image, fusion_rescorers(config, model, features, device))
     if not hit:  # a cache hit measures a file read, not the encoders
         metrics["eval/encode_seconds"] = encoded - started
         metrics["eval/encode_ms_per_item"] = 1000 * (encoded - started) / max(1, len(text) + len(image))
         metrics["eval/encode_text_ms_per_item"] = 1000 * features.text_seconds / max(1, len(text))
         metrics["eval/encode_image_ms_per_item"] = 1000 * features.image_seconds / max(1, len(image))
     return metrics
+
+
+def features_fixed(model: CrossModalRetrievalModel) -> bool:
+    """Return True when neither extractor trains, so their features are a function of the data.
+
+    Frozen backbones are not enough: attentive pooling trains on top of a frozen text backbone.
+    """
+    return not _has_trainable(model.text_encoder) and not _has_trainable(model.image_encoder)
+
+
+def _has_trainable(module: torch.nn.Module) -> bool:
+    return any(parameter.requires_grad for parameter in module.parameters())
+
+
+def fusion_rescorers(config: ExperimentConfig, model: CrossModalRetrievalModel, features: SplitFeatures,
+                     device: torch.device) -> dict:
+    """Return the early-fusion re-ranking hooks per direction (none for late fusion)."""
+    if model.fusion is None:
+        return {}
+    k = config.fusion.rerank_k
+    return {"t2i": fusion_rescorer(model.fusion, features.text, features.image, k, True, device),
+            "i2t": fusion_rescorer(model.fusion, features.image, features.text, k, False, device)}
+
+
+def resolve_amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """Return the autocast dtype for ``device``, or None when AMP is off."""
+    if not config.use_amp:
+        return None
+    if config.amp_dtype == "fp16" and device.type != "cuda":
+        raise ConfigError(f"train.amp_dtype: 'fp16' needs CUDA but the device is {device}; "
+                          "use `bf16` or `auto` on CPU")
+    if config.amp_dtype == "auto":
+        # fp16 runs on every CUDA GPU, whereas bf16 needs compute capability 8.0 or newer. On CPU,
+        # autocast's default and best-covered dtype is bf16.
+        return torch.float16 if device.type == "cuda" else torch.bfloat16
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}[config.amp_dtype]
 
 
 def eval_transform(config: ExperimentConfig, model: CrossModalRetrievalModel):
@@ -146,12 +184,12 @@ class Trainer:
         self.loss_fn = NEGATIVES.get(config.loss.negatives)(config.loss).to(device)
         self.optimizer = OPTIMIZERS.get(config.optim.optimizer)(model, config.optim)
         self.scheduler = SCHEDULERS.get(config.optim.scheduler)(self.optimizer, config.optim, config.train.steps)
-        self.amp_dtype = (torch.bfloat16 if device.type == "cpu" else torch.float16) if config.train.use_amp else None
+        self.amp_dtype = resolve_amp_dtype(config.train, device)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
         self.step = 0
         self.stopped_early = False
         self.measurements: dict[str, float] = {}
-        self.cache: SplitFeatures | None = None
+        self.cache: dict[str, torch.Tensor] = {}  # backbone features of frozen modalities, by modality
         self.checkpoint_path: Path | None = None
         self.progress = TrainingProgress()
         self.resumed_rng: dict | None = None
@@ -160,61 +198,99 @@ class Trainer:
 
     # --- batches ---------------------------------------------------------------------------
 
-    def uses_feature_cache(self) -> bool:
-        augmented = self.config.augment.image != "none" or self.config.augment.text != "none"
-        return self.config.train.cache_features == "auto" and self.model.backbones_frozen and not augmented
+    def cached_modalities(self) -> set[str]:
+        """Return the modalities whose backbone features cannot change during training.
+
+        An extractor with no trainable parameter (backbone and pooling) and no augmentation maps
+        each item to the same features every step, so those are encoded once. Only the other
+        modality (if any) runs its extractor per step. Attentive pooling trains, so it keeps the
+        text side uncached even with a frozen backbone.
+        """
+        if self.config.train.cache_features != "auto":
+            return set()
+        fixed = {"text": not _has_trainable(self.model.text_encoder) and self.config.augment.text == "none",
+                 "image": not _has_trainable(self.model.image_encoder) and self.config.augment.image == "none"}
+        return {modality for modality, unchanging in fixed.items() if unchanging}
 
     def batches(self) -> Iterator[dict]:
-        """Yield training batches from the current step on (cached features or a DataLoader)."""
+        """Yield training batches from the current step on (split positions, plus loaded inputs)."""
         self.sampler.start_step = self.step
-        if self.uses_feature_cache():
-            yield from self._cached_batches()
+        cached = self.cached_modalities()
+        self._fill_cache(cached)
+        if cached == {"text", "image"}:
+            yield from self._index_batches()
         else:
-            yield from self._loader_batches()
+            yield from self._loader_batches(cached)
 
-    def _build_feature_cache(self) -> None:
-        if self.cache is not None:
+    def _fill_cache(self, modalities: set[str]) -> None:
+        missing = modalities - set(self.cache)
+        if not missing:
             return
         started = time.perf_counter()
-        transform = eval_transform(self.config, self.model)
-        self.cache, hit = cached_split_features(self.model, self.split, transform,
-                                                self.config.eval.batch_size, self.device)
-        self.measurements["train/feature_cache_seconds"] = time.perf_counter() - started
-        origin = "loaded from the feature cache" if hit else "computed"
-        self.sink.event("info", f"backbones frozen: features of {len(self.cache.text)} texts and "
-                                f"{len(self.cache.image)} images {origin} in "
-                                f"{self.measurements['train/feature_cache_seconds']:.1f}s; training the heads only")
+        origin = "computed"
+        if missing == {"text", "image"}:
+            # Both sides fixed: the features depend on configs and data only, so the disk cache
+            # (shared across runs with the same frozen extractors) applies.
+            features, hit = cached_split_features(self.model, self.split, eval_transform(self.config, self.model),
+                                                  self.config.eval.batch_size, self.device)
+            self.cache.update(text=features.text, image=features.image)
+            origin = "loaded from the feature cache" if hit else origin
+        else:
+            self._encode_in_memory(missing)
+        seconds = time.perf_counter() - started
+        self.measurements["train/feature_cache_seconds"] = seconds
+        counts = ", ".join(f"{len(self.cache[m])} {m}s" for m in sorted(missing))
+        self.sink.event("info", f"frozen extractors: features of {counts} {origin} in {seconds:.1f}s")
 
-    def _cached_batches(self) -> Iterator[dict]:
-        self._build_feature_cache()
+    def _encode_in_memory(self, modalities: set[str]) -> None:
+        batch_size = self.config.eval.batch_size
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            if "text" in modalities:
+                self.cache["text"] = encode_text_features(
+                    self.model, [t.text for t in self.split.texts], batch_size, self.device)
+            if "image" in modalities:
+                self.cache["image"] = encode_image_features(
+                    self.model, self.split, eval_transform(self.config, self.model), batch_size, self.device)
+        finally:
+            self.model.train(was_training)
+
+    def _index_batches(self) -> Iterator[dict]:
         for keys in self.sampler:
             pairs = torch.tensor([pair for pair, _ in keys])
-            texts, images = self.pairs.pair_text[pairs], self.pairs.pair_image[pairs]
-            yield {"text_features": self.cache.text[texts], "image_features": self.cache.image[images],
-                   "text_index": texts, "image_index": images}
+            yield {"text_index": self.pairs.pair_text[pairs], "image_index": self.pairs.pair_image[pairs]}
 
-    def _loader_batches(self) -> Iterator[dict]:
+    def _loader_batches(self, cached: set[str]) -> Iterator[dict]:
         config = self.config
         augmentation = IMAGE_AUGMENTATIONS.get(config.augment.image)(config.image.image_size)
         backbone = self.model.image_encoder.backbone
         transform = image_transform(config.image.image_size, backbone.mean, backbone.std, augmentation)
         dataset = PairDataset(self.split, self.pairs, transform,
-                              TEXT_AUGMENTATIONS.get(config.augment.text)(), config.train.seed)
+                              TEXT_AUGMENTATIONS.get(config.augment.text)(), config.train.seed,
+                              load_images="image" not in cached)
+        tokenize = None if "text" in cached else self.model.text_encoder.tokenize
         loader = torch.utils.data.DataLoader(
             dataset, batch_sampler=self.sampler, num_workers=config.data.num_workers,
-            collate_fn=Collator(self.model.text_encoder.tokenize), worker_init_fn=worker_init,
+            collate_fn=Collator(tokenize), worker_init_fn=worker_init,
             generator=generator(config.train.seed, 3), persistent_workers=False,
             pin_memory=self.device.type == "cuda")
         yield from loader
 
     # --- one optimisation step ------------------------------------------------------------
 
-    def _embed(self, batch: dict, rows: slice) -> tuple[torch.Tensor, torch.Tensor]:
-        if "text_features" in batch:
-            return (self.model.project_text(batch["text_features"][rows].to(self.device)),
-                    self.model.project_image(batch["image_features"][rows].to(self.device)))
-        text_inputs = {k: v[rows].to(self.device, non_blocking=True) for k, v in batch["text_inputs"].items()}
-        return self.model(text_inputs, batch["images"][rows].to(self.device, non_blocking=True))
+    def _features(self, batch: dict, rows: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return backbone features ``(text, image)`` of the micro-batch (cached or computed)."""
+        if "text" in self.cache:
+            text = self.cache["text"][batch["text_index"][rows]].to(self.device)
+        else:
+            inputs = {k: v[rows].to(self.device, non_blocking=True) for k, v in batch["text_inputs"].items()}
+            text = self.model.text_features(inputs)
+        if "image" in self.cache:
+            image = self.cache["image"][batch["image_index"][rows]].to(self.device)
+        else:
+            image = self.model.image_features(batch["images"][rows].to(self.device, non_blocking=True))
+        return text, image
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.amp_dtype is None:
@@ -232,12 +308,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         total = 0.0
         for part in range(accum):
-            rows = slice(part * size, (part + 1) * size)
-            with self._autocast():
-                text, image = self._embed(batch, rows)
-                logits_t2i, logits_i2t = self.model.logits(text, image)
-            positives = self.pairs.positives(batch["text_index"][rows], batch["image_index"][rows]).to(self.device)
-            loss = self.loss_fn(logits_t2i.float(), logits_i2t.float(), positives) / accum
+            loss = self.micro_batch_loss(batch, slice(part * size, (part + 1) * size)) / accum
             self._check_finite(loss)
             self.scaler.scale(loss).backward()
             total += loss.item()
@@ -249,6 +320,26 @@ class Trainer:
         self.scheduler.step()
         self.model.temperature.clamp_()
         return total
+
+    def micro_batch_loss(self, batch: dict, rows: slice) -> torch.Tensor:
+        """Return the InfoNCE loss of one micro-batch (plus the fusion loss for early fusion)."""
+        with self._autocast():
+            text_features, image_features = self._features(batch, rows)
+            contrastive = ContrastiveBatch(
+                text=self.model.project_text(text_features), image=self.model.project_image(image_features),
+                text_index=batch["text_index"][rows], image_index=batch["image_index"][rows],
+                scorer=self.model.logits, positives=self.pairs.positives)
+            loss = self.loss_fn(contrastive)
+            if self.model.fusion is not None:
+                loss = loss + self._fusion_loss(text_features, image_features, contrastive)
+        return loss.float()
+
+    def _fusion_loss(self, text_features: torch.Tensor, image_features: torch.Tensor,
+                     contrastive: ContrastiveBatch) -> torch.Tensor:
+        # The fusion head scores every in-batch pair; the same false-negative mask applies.
+        logits = self.model.fusion.score_grid(text_features, image_features).float()
+        positives = contrastive.positive_mask(contrastive.text_index, contrastive.image_index)
+        return directional_losses(logits, logits.T, positives, positives.T, self.config.loss.directions)
 
     def _check_finite(self, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss):
@@ -291,8 +382,7 @@ class Trainer:
         self.measurements.update({f"train/final_{k}": v for k, v in self.model.temperature.values().items()})
 
     def _prepare_start(self) -> None:
-        if self.uses_feature_cache():
-            self._build_feature_cache()
+        self._fill_cache(self.cached_modalities())
         if self.resumed_rng is not None:
             # Restored only now: building the feature cache must not shift the generators
             # relative to the uninterrupted run, which built its cache before step 1 too.

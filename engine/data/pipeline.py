@@ -21,30 +21,39 @@ from engine.reproducibility import generator
 
 
 class PairIndex:
-    """The training pairs of a split, with positive sets for false-negative masking."""
+    """The training pairs of a split, with positive sets for false-negative masking.
+
+    A caption's positives are the images it lists plus those of every other record with the
+    identical caption text, so a caption shared by two concepts is never pushed away from
+    either concept's images.
+    """
 
     def __init__(self, split: RetrievalSplit) -> None:
         self.image_position = {image_id: i for i, image_id in enumerate(split.image_ids)}
         self.text_images: list[frozenset[int]] = []
+        images_of_caption: dict[str, set[int]] = {}
         text_of_pair, image_of_pair = [], []
         for t, record in enumerate(split.texts):
             images = frozenset(self.image_position[i] for i in record.image_ids if i in self.image_position)
             self.text_images.append(images)
+            images_of_caption.setdefault(record.text, set()).update(images)
             for image in sorted(images):
                 text_of_pair.append(t)
                 image_of_pair.append(image)
+        self.text_positives = [frozenset(images_of_caption[record.text]) for record in split.texts]
         self.pair_text = torch.tensor(text_of_pair, dtype=torch.long)
         self.pair_image = torch.tensor(image_of_pair, dtype=torch.long)
-        # Every relevant (text, image) combination is a pair, so a sorted key per pair lets
-        # `positives` test a whole batch with one binary search instead of B² set lookups.
+        # One sorted key per positive (text, image) combination lets `positives` test a whole
+        # batch with one binary search instead of B² set lookups.
         self.image_count = max(1, len(split.image_ids))
-        self.pair_keys = np.sort((self.pair_text * self.image_count + self.pair_image).numpy())
+        keys = [t * self.image_count + image for t, images in enumerate(self.text_positives) for image in images]
+        self.pair_keys = np.sort(np.asarray(keys, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.pair_text)
 
     def positives(self, texts: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-        """Return ``[B, B]`` with True where text ``i`` lists image ``j`` (same concept or caption)."""
+        """Return ``[T, I]`` with True where text ``i`` belongs with image ``j`` (same concept or caption)."""
         keys = texts.cpu().numpy()[:, None] * self.image_count + images.cpu().numpy()[None, :]
         if len(self.pair_keys) == 0:
             return torch.zeros(keys.shape, dtype=torch.bool)
@@ -101,14 +110,16 @@ class PairDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, split: RetrievalSplit, pairs: PairIndex, transform: Callable,
-                 text_augment: Callable[[str, random.Random], str] | None, seed: int) -> None:
+                 text_augment: Callable[[str, random.Random], str] | None, seed: int,
+                 load_images: bool = True) -> None:
         self.split, self.pairs, self.transform = split, pairs, transform
         self.text_augment, self.seed = text_augment, seed
+        self.load_images = load_images  # False when training reads cached image features
 
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def __getitem__(self, key: tuple[int, int]) -> tuple[str, torch.Tensor, int, int]:
+    def __getitem__(self, key: tuple[int, int]) -> tuple[str, torch.Tensor | None, int, int]:
         pair, position = key
         text = int(self.pairs.pair_text[pair])
         image = int(self.pairs.pair_image[pair])
@@ -116,6 +127,8 @@ class PairDataset(torch.utils.data.Dataset):
         caption = self.split.texts[text].text
         if self.text_augment is not None:
             caption = self.text_augment(caption, random.Random(sample_seed))
+        if not self.load_images:
+            return caption, None, text, image
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(sample_seed)
             pixels = self.transform(self.split.load_image(self.split.image_ids[image]))
@@ -123,12 +136,20 @@ class PairDataset(torch.utils.data.Dataset):
 
 
 class Collator:
-    """Stacks a batch of pairs and tokenizes its captions (runs in DataLoader workers)."""
+    """Stacks a batch of pairs and tokenizes its captions (runs in DataLoader workers).
 
-    def __init__(self, tokenize: Callable[[list[str]], dict[str, torch.Tensor]]) -> None:
+    ``tokenize=None`` (text features cached) leaves out ``text_inputs``; items without pixels
+    (image features cached) leave out ``images``.
+    """
+
+    def __init__(self, tokenize: Callable[[list[str]], dict[str, torch.Tensor]] | None) -> None:
         self.tokenize = tokenize
 
-    def __call__(self, items: list[tuple[str, torch.Tensor, int, int]]) -> dict:
+    def __call__(self, items: list[tuple[str, torch.Tensor | None, int, int]]) -> dict:
         captions, images, texts, image_positions = zip(*items)
-        return {"text_inputs": self.tokenize(list(captions)), "images": torch.stack(images),
-                "text_index": torch.tensor(texts), "image_index": torch.tensor(image_positions)}
+        batch = {"text_index": torch.tensor(texts), "image_index": torch.tensor(image_positions)}
+        if self.tokenize is not None:
+            batch["text_inputs"] = self.tokenize(list(captions))
+        if images[0] is not None:
+            batch["images"] = torch.stack(images)
+        return batch

@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from engine.config import ImageEncoderConfig
+from engine.config import ConfigError, ImageEncoderConfig
 from engine.models.weights import WeightsNotFoundError, missing_weights_message, offline
 from engine.registry import Registry
 
@@ -70,17 +70,28 @@ class TimmBackbone(ImageBackbone):
 
     def stages(self) -> list[nn.Module]:
         model = self.model
-        head_parts = [m for m in (getattr(model, "conv_head", None), getattr(model, "bn2", None),
-                                  getattr(model, "norm", None), getattr(model, "head_hidden_size", None))
-                      if isinstance(m, nn.Module)]
+        head = getattr(model, "head", None)
+        candidates = (getattr(model, "conv_head", None), getattr(model, "bn2", None), getattr(model, "norm", None),
+                      getattr(model, "fc_norm", None), getattr(head, "norm", None))
+        head_parts = [m for m in candidates if isinstance(m, nn.Module) and not isinstance(m, nn.Identity)]
+        stages = self._body(model)
+        if head_parts:  # the 1x1 head conv / final norm belongs to the top block
+            stages[-1] = nn.ModuleList([stages[-1], *head_parts])
+        return stages
+
+    @staticmethod
+    def _body(model: nn.Module) -> list[nn.Module]:
         for name in ("blocks", "stages", "layers"):
             body = getattr(model, name, None)
             if isinstance(body, (nn.Sequential, nn.ModuleList)):
-                stages = list(body)
-                if head_parts:  # the 1x1 head conv / final norm belongs to the top block
-                    stages[-1] = nn.ModuleList([stages[-1], *head_parts])
-                return stages
-        raise ValueError(f"cannot find the stages of timm model {type(model).__name__}")
+                return list(body)
+        # timm ResNets keep torchvision's layout: layer1 … layer4 as separate attributes.
+        layers = [getattr(model, f"layer{i}") for i in range(1, 5) if hasattr(model, f"layer{i}")]
+        if layers:
+            return layers
+        raise ConfigError(f"image.unfreeze / optim.optimizer: cannot find the stages of timm model "
+                          f"{type(model).__name__}, so `top_block` and `adamw_llrd` are unavailable for "
+                          "it; use image.unfreeze=all or none with optim.optimizer=adamw")
 
     def enable_grad_checkpoint(self) -> None:
         self.model.set_grad_checkpointing(True)
@@ -213,7 +224,7 @@ def build_timm_backbone(config: ImageEncoderConfig) -> ImageBackbone:
     try:
         model = timm.create_model(config.backbone, pretrained=False)
     except RuntimeError as error:
-        raise ValueError(f"image.backbone: unknown model {config.backbone!r} ({error}); use one of "
+        raise ConfigError(f"image.backbone: unknown model {config.backbone!r} ({error}); use one of "
                          f"{', '.join(IMAGE_BACKBONES.names())} or a timm model name") from None
     if config.weights:
         _load_state_file(model, Path(config.weights), config.backbone)

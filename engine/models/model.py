@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from engine.config import ExperimentConfig
+from engine.models.fusion import FUSIONS
 from engine.models.heads import build_heads
 from engine.models.image import ImageFeatureExtractor
 from engine.models.similarity import SIMILARITIES, Temperature
@@ -13,7 +14,7 @@ from engine.models.text import TextFeatureExtractor
 
 
 class CrossModalRetrievalModel(nn.Module):
-    """Text and image extractors, projection heads, a similarity and a temperature.
+    """Text and image extractors, projection heads, a similarity, a temperature and early fusion.
 
     The ``*_features`` methods run the backbones; ``project_*`` runs only the heads. Keeping
     them apart lets training on cached features of frozen backbones call the heads alone.
@@ -21,13 +22,14 @@ class CrossModalRetrievalModel(nn.Module):
 
     def __init__(self, config: ExperimentConfig) -> None:
         super().__init__()
-        if config.fusion.kind != "late":
-            raise ValueError(f"fusion.kind: {config.fusion.kind!r} is not available in this version; use `late`")
         self.config = config
         self.text_encoder = TextFeatureExtractor(config.text)
         self.image_encoder = ImageFeatureExtractor(config.image)
         self.text_head, self.image_head = build_heads(
             config.head, self.text_encoder.output_dim, self.image_encoder.output_dim)
+        # None for late fusion; an early-fusion model keeps its late heads for candidate search.
+        self.fusion = FUSIONS.get(config.fusion.kind)(
+            config.fusion, self.text_encoder.output_dim, self.image_encoder.output_dim)
         self.similarity = SIMILARITIES.get(config.similarity.kind)()
         self.temperature = Temperature(config.similarity)
 

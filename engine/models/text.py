@@ -14,7 +14,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from engine.config import TextEncoderConfig
+from engine.config import ConfigError, TextEncoderConfig
 from engine.models.weights import WeightsNotFoundError, missing_weights_message, offline
 from engine.registry import Registry
 
@@ -73,7 +73,9 @@ class HFTextBackbone(TextBackbone):
         return getattr(self.model, "embeddings", None)
 
     def enable_grad_checkpoint(self) -> None:
-        self.model.gradient_checkpointing_enable()
+        # Non-reentrant checkpointing still yields gradients for the unfrozen top layers when
+        # the frozen embeddings' output does not require grad; the reentrant variant would not.
+        self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
 def bert_zh_tokenizer(max_length: int) -> Any:
@@ -180,7 +182,7 @@ class UseM3Backbone(TextBackbone):
 @TEXT_BACKBONES.register("use-m3", help="frozen multilingual Universal Sentence Encoder, 512-d, offline")
 def build_use_m3(config: TextEncoderConfig) -> TextBackbone:
     if config.unfreeze_layers not in (0,):
-        raise ValueError(f"text.unfreeze_layers: {config.unfreeze_layers!r} is invalid for use-m3, "
+        raise ConfigError(f"text.unfreeze_layers: {config.unfreeze_layers!r} is invalid for use-m3, "
                          "a frozen numpy encoder; set text.unfreeze_layers=0")
     return UseM3Backbone()
 
@@ -257,7 +259,7 @@ class TextFeatureExtractor(nn.Module):
             return
         layers = self.backbone.layers()
         if last_n_layers > len(layers):
-            raise ValueError(f"text.unfreeze_layers: {last_n_layers} is more than the "
+            raise ConfigError(f"text.unfreeze_layers: {last_n_layers} is more than the "
                              f"{len(layers)} layers of {self.config.backbone}; use at most "
                              f"{len(layers)} or `all`")
         for layer in layers[len(layers) - last_n_layers:]:
