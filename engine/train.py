@@ -12,11 +12,13 @@ import logging
 import resource
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterator
 
 import torch
 
 from engine.augment import IMAGE_AUGMENTATIONS, TEXT_AUGMENTATIONS
+from engine.checkpoint import TrainingState, capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from engine.config import ExperimentConfig, summary_line
 from engine.data.datasets import load_split
 from engine.data.pipeline import Collator, PairDataset, PairIndex, StepBatchSampler, image_transform
@@ -55,8 +57,14 @@ def resolve_device(requested: str | None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def run(config: ExperimentConfig, sink: RunSink | None = None, *, device: str | None = None) -> RunResult:
-    """Train and evaluate ``config``; return its metrics (also reported to ``sink``)."""
+def run(config: ExperimentConfig, sink: RunSink | None = None, *, device: str | None = None,
+        checkpoint_path: Path | None = None, resume_from: Path | None = None) -> RunResult:
+    """Train and evaluate ``config``; return its metrics (also reported to ``sink``).
+
+    With ``checkpoint_path`` the trainer saves its state there every ``train.checkpoint_every``
+    steps, when it stops early and when training ends. With ``resume_from`` it continues from
+    that checkpoint; the final metrics then equal those of an uninterrupted run on CPU.
+    """
     sink = sink or PrintSink()
     target = resolve_device(device)
     summary = summary_line(config)
@@ -69,6 +77,10 @@ def run(config: ExperimentConfig, sink: RunSink | None = None, *, device: str | 
                        f"{len(train_split.image_ids)} train images; summary: {summary}")
 
     trainer = Trainer(config, model, train_split, target, sink)
+    trainer.checkpoint_path = checkpoint_path
+    if resume_from is not None:
+        trainer.load_state(load_checkpoint(resume_from, config.config_hash()))
+        sink.event("info", f"resumed from {resume_from} at step {trainer.step}")
     sink.start(summary, config.train.steps)
     trainer.fit()
     metrics = dict(trainer.measurements)
@@ -111,6 +123,15 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+@dataclass
+class TrainingProgress:
+    """Counters of the loss-logging window and the training time, carried across a resume."""
+
+    window_loss: float = 0.0        # summed mean losses of the steps since the last StepRecord
+    window_steps: int = 0
+    seconds_before: float = 0.0     # training seconds before the current timing window (earlier attempts too)
+
+
 class Trainer:
     """The optimisation loop of one run: batches, loss, optimizer, schedule and reporting."""
 
@@ -129,6 +150,9 @@ class Trainer:
         self.stopped_early = False
         self.measurements: dict[str, float] = {}
         self.cache: SplitFeatures | None = None
+        self.checkpoint_path: Path | None = None
+        self.progress = TrainingProgress()
+        self.resumed_rng: dict | None = None
         if config.train.grad_checkpoint:
             self._enable_grad_checkpoint()
 
@@ -146,17 +170,21 @@ class Trainer:
         else:
             yield from self._loader_batches()
 
+    def _build_feature_cache(self) -> None:
+        if self.cache is not None:
+            return
+        started = time.perf_counter()
+        transform = eval_transform(self.config, self.model)
+        self.cache, hit = cached_split_features(self.model, self.split, transform,
+                                                self.config.eval.batch_size, self.device)
+        self.measurements["train/feature_cache_seconds"] = time.perf_counter() - started
+        origin = "loaded from the feature cache" if hit else "computed"
+        self.sink.event("info", f"backbones frozen: features of {len(self.cache.text)} texts and "
+                                f"{len(self.cache.image)} images {origin} in "
+                                f"{self.measurements['train/feature_cache_seconds']:.1f}s; training the heads only")
+
     def _cached_batches(self) -> Iterator[dict]:
-        if self.cache is None:
-            started = time.perf_counter()
-            transform = eval_transform(self.config, self.model)
-            self.cache, hit = cached_split_features(self.model, self.split, transform,
-                                                    self.config.eval.batch_size, self.device)
-            self.measurements["train/feature_cache_seconds"] = time.perf_counter() - started
-            origin = "loaded from the feature cache" if hit else "computed"
-            self.sink.event("info", f"backbones frozen: features of {len(self.cache.text)} texts and "
-                                    f"{len(self.cache.image)} images {origin} in "
-                                    f"{self.measurements['train/feature_cache_seconds']:.1f}s; training the heads only")
+        self._build_feature_cache()
         for keys in self.sampler:
             pairs = torch.tensor([pair for pair, _ in keys])
             texts, images = self.pairs.pair_text[pairs], self.pairs.pair_image[pairs]
@@ -228,10 +256,12 @@ class Trainer:
                                      "lower optim.lr, raise similarity.temperature or turn off train.use_amp")
 
     def fit(self) -> None:
-        """Train until ``train.steps`` or until the sink asks to stop."""
+        """Train until ``train.steps`` or until the sink requests a stop, checkpointing on the way."""
         self.model.train()
-        window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
-        train_start = time.perf_counter()
+        self._prepare_start()
+        progress = self.progress
+        window_start = train_start = time.perf_counter()
+
         for batch in self.batches():
             if self.sink.should_stop():
                 self.stopped_early = True
@@ -240,22 +270,81 @@ class Trainer:
             loss = self.train_step(batch)
             self.step += 1
             self._last_finite = (self.step, loss)
-            window_loss, window_steps = window_loss + loss, window_steps + 1
+            progress.window_loss, progress.window_steps = progress.window_loss + loss, progress.window_steps + 1
+
             if self.step % self.config.train.log_every == 0 or self.step == self.config.train.steps:
-                elapsed = time.perf_counter() - window_start
-                self.sink.step(StepRecord(
-                    step=self.step, loss=window_loss / window_steps, lr=self.optimizer.param_groups[0]["lr"],
-                    samples_per_s=window_steps * self.config.train.batch_size / max(elapsed, 1e-9),
-                    temperatures=self.model.temperature.values()))
-                window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
-        seconds = time.perf_counter() - train_start
+                self._log_window(time.perf_counter() - window_start)
+                window_start = time.perf_counter()
+            if self._checkpoint_due():
+                progress.seconds_before += time.perf_counter() - train_start
+                train_start = time.perf_counter()
+                self.save_checkpoint()
+
+        progress.seconds_before += time.perf_counter() - train_start
+        if self.stopped_early or self.step == self.config.train.steps:
+            self.save_checkpoint()
+        seconds = progress.seconds_before
         self.measurements["train/seconds"] = seconds
         self.measurements["train/samples_per_s"] = self.step * self.config.train.batch_size / max(seconds, 1e-9)
         self.measurements.update({f"train/final_{k}": v for k, v in self.model.temperature.values().items()})
+
+    def _prepare_start(self) -> None:
+        if self.uses_feature_cache():
+            self._build_feature_cache()
+        if self.resumed_rng is not None:
+            # Restored only now: building the feature cache must not shift the generators
+            # relative to the uninterrupted run, which built its cache before step 1 too.
+            restore_rng(self.resumed_rng)
+            self.resumed_rng = None
+
+    def _log_window(self, elapsed: float) -> None:
+        progress = self.progress
+        self.sink.step(StepRecord(
+            step=self.step, loss=progress.window_loss / progress.window_steps,
+            lr=self.optimizer.param_groups[0]["lr"],
+            samples_per_s=progress.window_steps * self.config.train.batch_size / max(elapsed, 1e-9),
+            temperatures=self.model.temperature.values()))
+        progress.window_loss, progress.window_steps = 0.0, 0
+
+    # --- checkpoints ----------------------------------------------------------------------
+
+    def _checkpoint_due(self) -> bool:
+        every = self.config.train.checkpoint_every
+        # The last step is checkpointed after the loop, together with a stop on request.
+        return every > 0 and self.step % every == 0 and self.step < self.config.train.steps
+
+    def save_checkpoint(self) -> None:
+        """Write the training state to ``checkpoint_path`` (if set) and report it to the sink."""
+        if self.checkpoint_path is None:
+            return
+        save_checkpoint(self.checkpoint_path, self.state())
+        self.sink.checkpoint(str(self.checkpoint_path), self.step)
+
+    def state(self) -> TrainingState:
+        """Return everything needed to continue training exactly from the current step."""
+        progress = dict(vars(self.progress), last_finite=getattr(self, "_last_finite", None))
+        return TrainingState(
+            step=self.step, config_hash=self.config.config_hash(), model=self.model.state_dict(),
+            optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
+            scaler=self.scaler.state_dict(), loss=self.loss_fn.state_dict(), rng=capture_rng(),
+            progress=progress)
+
+    def load_state(self, state: TrainingState) -> None:
+        """Continue from ``state``; generators are restored when ``fit`` starts."""
+        self.model.load_state_dict(state.model)
+        self.optimizer.load_state_dict(state.optimizer)
+        self.scheduler.load_state_dict(state.scheduler)
+        self.scaler.load_state_dict(state.scaler)
+        self.loss_fn.load_state_dict(state.loss)
+        self.step = state.step
+        progress = dict(state.progress)
+        last_finite = progress.pop("last_finite", None)
+        if last_finite is not None:
+            self._last_finite = tuple(last_finite)
+        self.progress = TrainingProgress(**progress)
+        self.resumed_rng = state.rng
 
     def _enable_grad_checkpoint(self) -> None:
         for encoder in (self.model.text_encoder, self.model.image_encoder):
             if not encoder.frozen and hasattr(encoder.backbone, "enable_grad_checkpoint"):
                 encoder.backbone.enable_grad_checkpoint()
-
-

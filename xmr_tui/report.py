@@ -1,16 +1,22 @@
-"""The side-by-side comparison table of finished runs, in markdown, CSV or JSON.
+"""The side-by-side comparison table of finished runs, in markdown, CSV, JSON or LaTeX.
 
-One row per run: the one-line config summary and the metric columns. In markdown the best
-value of each column is bold. Metrics are percentages (see ``engine.metrics``).
+Runs are grouped, by default into repeats of one config (same config hash apart from
+``train.seed``), or by the value of one config key (``--group-by``). Each group is one row: the
+mean ± sample standard deviation of every metric over its runs, the best and last training
+loss of the curves, and the config summary. In markdown and LaTeX the best value of each
+column is bold. Metrics are percentages (see ``engine.metrics``).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
-from dataclasses import dataclass
-from typing import Callable
+import re
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from xmr_tui.store.models import Run
 
@@ -27,77 +33,221 @@ METRIC_COLUMNS = [
     Column("t2i R@1", "t2i/R@1"), Column("t2i R@5", "t2i/R@5"), Column("t2i R@10", "t2i/R@10"),
     Column("i2t R@1", "i2t/R@1"), Column("i2t R@5", "i2t/R@5"), Column("i2t R@10", "i2t/R@10"),
     Column("MR", "mean_recall"), Column("t2i mAP", "t2i/mAP"), Column("t2i NDCG@10", "t2i/NDCG@10"),
+    Column("loss best", "train/loss_best", higher_is_better=False, digits=4),
+    Column("loss last", "train/loss_last", higher_is_better=False, digits=4),
     Column("train s", "train/seconds", higher_is_better=False, digits=1),
 ]
 
 
 @dataclass
 class ReportRow:
+    """One run with its final metrics (and, when loaded, ``train/loss_best`` and ``train/loss_last``)."""
+
     run: Run
     metrics: dict[str, float]
 
 
-def best_values(rows: list[ReportRow]) -> dict[str, float]:
-    """Return the best value of each metric column over ``rows``."""
+@dataclass(frozen=True)
+class Stat:
+    mean: float
+    std: float | None            # sample standard deviation; None for a single run
+    count: int
+
+
+@dataclass
+class ReportGroup:
+    """Runs reported as one row: repeats of one config over seeds, or one value of ``--group-by``."""
+
+    label: str
+    rows: list[ReportRow] = field(default_factory=list)
+
+    @property
+    def run_ids(self) -> list[int]:
+        return [row.run.id for row in self.rows]
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({row.run.seed for row in self.rows})
+
+    @property
+    def name(self) -> str:
+        return "/".join(dict.fromkeys(row.run.name for row in self.rows))
+
+    @property
+    def summary(self) -> str:
+        summaries = {re.sub(r"seed=\d+", "seed=*", row.run.summary) for row in self.rows}
+        return summaries.pop() if len(summaries) == 1 else "(configs differ beyond the seed)"
+
+    @property
+    def evaluation(self) -> dict[str, Any]:
+        """Return the dataset, evaluation split and query/gallery sizes the metrics were measured on."""
+        run, metrics = self.rows[0].run, self.rows[0].metrics
+        return {"dataset": run.dataset, "split": _eval_split(run), "queries": metrics.get("t2i/queries"),
+                "gallery": metrics.get("t2i/gallery")}
+
+    def stat(self, key: str) -> Stat | None:
+        values = [row.metrics[key] for row in self.rows if key in row.metrics]
+        if not values:
+            return None
+        std = statistics.stdev(values) if len(values) > 1 else None
+        return Stat(statistics.fmean(values), std, len(values))
+
+
+def add_curve_metrics(metrics: dict[str, float], losses: list[float]) -> None:
+    """Add the best (lowest) and last logged training loss to a run's metrics."""
+    if losses:
+        metrics["train/loss_best"] = min(losses)
+        metrics["train/loss_last"] = losses[-1]
+
+
+# --- grouping --------------------------------------------------------------------------------------
+
+def seedless_hash(run: Run) -> str:
+    """Return a hash of the run's config without its name and ``train.seed``: equal for repeats."""
+    config = json.loads(run.config_json)
+    config.pop("name", None)
+    config.get("train", {}).pop("seed", None)
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def config_value(run: Run, key: str) -> Any:
+    """Return a run's value of config key ``a.b`` (or the run field ``name``/``sequence``/``dataset``)."""
+    if key in ("name", "sequence", "dataset"):
+        return getattr(run, key)
+    value: Any = json.loads(run.config_json)
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise KeyError(key)
+        value = value[part]
+    return value
+
+
+def group_rows(rows: list[ReportRow], group_by: str | None = None) -> list[ReportGroup]:
+    """Group rows by config apart from the seed, or by the value of config key ``group_by``."""
+    groups: dict[str, ReportGroup] = {}
+    for row in rows:
+        if group_by is None:
+            key = seedless_hash(row.run)
+            label = None
+        else:
+            try:
+                value = config_value(row.run, group_by)
+            except KeyError:
+                raise ValueError(f"--group-by {group_by!r}: run {row.run.id} has no such config key; use a key "
+                                 "path such as text.backbone or head.kind (see `xmr runs show`)") from None
+            key = label = f"{group_by}={json.dumps(value, ensure_ascii=False)}"
+        group = groups.setdefault(key, ReportGroup(label=label or ""))
+        group.rows.append(row)
+    for group in groups.values():
+        group.label = group.label or ",".join(map(str, group.run_ids))
+    return list(groups.values())
+
+
+# --- formats ---------------------------------------------------------------------------------------
+
+def best_values(groups: list[ReportGroup]) -> dict[str, float]:
+    """Return the best mean of each metric column over ``groups``."""
     best = {}
     for column in METRIC_COLUMNS:
-        values = [row.metrics[column.key] for row in rows if column.key in row.metrics]
-        if values:
-            best[column.key] = max(values) if column.higher_is_better else min(values)
+        means = [stat.mean for group in groups if (stat := group.stat(column.key)) is not None]
+        if means:
+            best[column.key] = max(means) if column.higher_is_better else min(means)
     return best
 
 
-def _cell(row: ReportRow, column: Column, best: dict[str, float], bold: Callable[[str], str]) -> str:
-    value = row.metrics.get(column.key)
-    if value is None:
+def _cell(group: ReportGroup, column: Column, best: dict[str, float], bold: Callable[[str], str],
+          plus_minus: str) -> str:
+    stat = group.stat(column.key)
+    if stat is None:
         return "–"
-    text = f"{value:.{column.digits}f}"
-    return bold(text) if best.get(column.key) == value and len(best) else text
+    text = f"{stat.mean:.{column.digits}f}"
+    if stat.std is not None:
+        text += f"{plus_minus}{stat.std:.{column.digits}f}"
+    return bold(text) if best.get(column.key) == stat.mean else text
 
 
-def to_markdown(rows: list[ReportRow]) -> str:
-    best = best_values(rows) if len(rows) > 1 else {}
-    header = ["run", "name", *[c.title for c in METRIC_COLUMNS], "summary"]
+def to_markdown(groups: list[ReportGroup]) -> str:
+    best = best_values(groups) if len(groups) > 1 else {}
+    header = ["run", "name", "seeds", *[c.title for c in METRIC_COLUMNS], "summary"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        cells = [str(row.run.id), row.run.name,
-                 *[_cell(row, c, best, lambda t: f"**{t}**") for c in METRIC_COLUMNS],
-                 f"`{row.run.summary}`"]
+    for group in groups:
+        cells = [group.label, group.name, ",".join(map(str, group.seeds)),
+                 *[_cell(group, c, best, lambda t: f"**{t}**", " ± ") for c in METRIC_COLUMNS],
+                 f"`{group.summary}`"]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines + ["", evaluation_note(rows)])
+    return "\n".join(lines + ["", evaluation_note(groups)])
 
 
-def evaluation_note(rows: list[ReportRow]) -> str:
+def evaluation_note(groups: list[ReportGroup]) -> str:
     """State the split, gallery sizes and the random-ranking R@10 the table should be read against."""
     notes = set()
-    for row in rows:
+    for row in (row for group in groups for row in group.rows):
         m = row.metrics
         if "t2i/gallery" in m:
             notes.add(f"{row.run.dataset} `{_eval_split(row.run)}` split: {m['t2i/queries']:.0f} caption queries × "
                       f"{m['t2i/gallery']:.0f} images; random-ranking t2i R@10 = {m.get('t2i/random_R@10', 0):.2f}, "
                       f"i2t R@10 = {m.get('i2t/random_R@10', 0):.2f}")
-    return "\n".join(sorted(notes)) + ("\nMetrics in percent; best value per column in bold." if rows else "")
+    footer = ("\nMetrics in percent; repeated configs show mean ± sample standard deviation over seeds; "
+              "best value per column in bold.")
+    return "\n".join(sorted(notes)) + (footer if groups else "")
 
 
 def _eval_split(run: Run) -> str:
     return json.loads(run.config_json).get("data", {}).get("eval_split", "test")
 
 
-def to_csv(rows: list[ReportRow]) -> str:
+def to_csv(groups: list[ReportGroup]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["run", "name", "status", *[c.key for c in METRIC_COLUMNS], "summary"])
-    for row in rows:
-        writer.writerow([row.run.id, row.run.name, row.run.status.value,
-                         *[row.metrics.get(c.key, "") for c in METRIC_COLUMNS], row.run.summary])
+    metric_header = [name for c in METRIC_COLUMNS for name in (c.key, f"{c.key} std")]
+    writer.writerow(["runs", "name", "seeds", "n", "dataset", "split", "queries", "gallery", *metric_header,
+                     "summary"])
+    for group in groups:
+        cells = []
+        for column in METRIC_COLUMNS:
+            stat = group.stat(column.key)
+            cells += ["", ""] if stat is None else [stat.mean, "" if stat.std is None else stat.std]
+        evaluation = group.evaluation
+        writer.writerow([" ".join(map(str, group.run_ids)), group.name, " ".join(map(str, group.seeds)),
+                         len(group.rows), evaluation["dataset"], evaluation["split"], evaluation["queries"],
+                         evaluation["gallery"], *cells, group.summary])
     return buffer.getvalue()
 
 
-def to_json(rows: list[ReportRow]) -> str:
-    payload = [{"run": row.run.id, "name": row.run.name, "status": row.run.status.value,
-                "summary": row.run.summary, "config_hash": row.run.config_hash, "metrics": row.metrics}
-               for row in rows]
+def to_json(groups: list[ReportGroup]) -> str:
+    payload = []
+    for group in groups:
+        metric_names = sorted({name for row in group.rows for name in row.metrics})
+        stats = {name: vars(group.stat(name)) for name in metric_names}
+        payload.append({"group": group.label, "runs": group.run_ids, "name": group.name, "seeds": group.seeds,
+                        "summary": group.summary, "config_hashes": sorted({r.run.config_hash for r in group.rows}),
+                        "evaluation": group.evaluation, "metrics": stats})
     return json.dumps(payload, indent=2, ensure_ascii=False)
 
 
-FORMATS: dict[str, Callable[[list[ReportRow]], str]] = {"markdown": to_markdown, "csv": to_csv, "json": to_json}
+LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(LATEX_SPECIALS.get(char, char) for char in text)
+
+
+def to_latex(groups: list[ReportGroup]) -> str:
+    """Return a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``), best values in bold."""
+    best = best_values(groups) if len(groups) > 1 else {}
+    header = ["Run", "Name", *[latex_escape(c.title) for c in METRIC_COLUMNS]]
+    lines = [r"\begin{tabular}{ll" + "r" * len(METRIC_COLUMNS) + "}", r"\toprule", " & ".join(header) + r" \\",
+             r"\midrule"]
+    for group in groups:
+        cells = [latex_escape(group.label), latex_escape(group.name),
+                 *[_cell(group, c, best, lambda t: rf"\textbf{{{t}}}", r" $\pm$ ") for c in METRIC_COLUMNS]]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    note = evaluation_note(groups).replace("`", "")
+    return "\n".join(lines + ["% " + line for line in note.splitlines() if line])
+
+
+FORMATS: dict[str, Callable[[list[ReportGroup]], str]] = {
+    "markdown": to_markdown, "csv": to_csv, "json": to_json, "latex": to_latex}

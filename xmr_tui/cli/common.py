@@ -30,10 +30,13 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from engine.models.weights import WeightsNotFoundError
     from engine.registry import UnknownNameError
     from engine.train import NonFiniteLossError
+    from engine.checkpoint import CheckpointError
+    from xmr_tui.store.migrations import SchemaTooNewError
     from xmr_tui.store.runs import RunNotFoundError
 
     return (CliError, ConfigError, DatasetError, WeightsNotFoundError, UnknownNameError, NonFiniteLossError,
-            NoRelevantItemsError, RunNotFoundError, FileNotFoundError, ValueError)
+            NoRelevantItemsError, RunNotFoundError, CheckpointError, SchemaTooNewError, FileNotFoundError,
+            ValueError)
 
 
 @contextlib.contextmanager
@@ -60,6 +63,17 @@ def open_store(db: Path | None):
     from xmr_tui.store import Store
 
     return Store(db)
+
+
+def parse_ids(text: str, option: str) -> list[int]:
+    """Parse ``1,2,5`` into run ids, raising CliError naming ``option`` when it is not that."""
+    try:
+        ids = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise CliError(f"{option} {text!r} is invalid; expected run ids such as 3 or 1,2,5") from None
+    if not ids:
+        raise CliError(f"{option} is empty; expected run ids such as 3 or 1,2,5")
+    return ids
 
 
 def exit_interrupted() -> None:

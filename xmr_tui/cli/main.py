@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import typer
 
-from xmr_tui.cli import data, report, run
+from xmr_tui.cli import data, queue, report, run, runs, worker
 
 app = typer.Typer(help="xmr: ablation experiments for Chinese text–image retrieval.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 app.command("run")(run.run_command)
 app.command("report")(report.report_command)
 app.add_typer(data.app, name="data")
+app.add_typer(queue.app, name="queue")
+app.add_typer(worker.app, name="worker")
+app.add_typer(runs.app, name="runs")
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""``xmr report``: the side-by-side table of finished runs."""
+"""``xmr report``: the side-by-side table of finished runs, and optional PNG plots."""
 
 from __future__ import annotations
 
@@ -7,34 +7,41 @@ from typing import Optional
 
 import typer
 
-from xmr_tui.cli.common import DB_OPTION, CliError, console, one_line_errors, open_store
+from xmr_tui.cli.common import DB_OPTION, CliError, console, error_console, one_line_errors, open_store, parse_ids
 
 
 def report_command(
-    format: str = typer.Option("markdown", "--format", "-f", help="markdown, csv or json"),
+    format: str = typer.Option("markdown", "--format", "-f", help="markdown, csv, json or latex"),
     run_ids: Optional[str] = typer.Option(None, "--runs", help="comma-separated run ids (default: all finished)"),
+    group_by: Optional[str] = typer.Option(None, "--group-by", help="config key whose value groups runs, e.g. "
+                                           "text.backbone (default: repeats of one config over seeds)"),
+    plots: Optional[Path] = typer.Option(None, "--plots", help="also write loss.png, lr.png and recall.png to "
+                                         "this folder"),
     db: Optional[Path] = DB_OPTION,
 ) -> None:
-    """Print finished runs side by side: summary and R@1/5/10, mean recall, mAP, NDCG."""
-    from xmr_tui.report import FORMATS, ReportRow
+    """Print finished runs side by side: R@1/5/10, mean recall, mAP, NDCG, loss; mean ± std over seeds."""
+    from xmr_tui.report import FORMATS, ReportRow, add_curve_metrics, group_rows
     from xmr_tui.store import RunStatus
-    from xmr_tui.store.runs import list_runs, metrics_by_run
+    from xmr_tui.store.runs import list_runs, metrics_by_run, steps_of
 
     with one_line_errors():
         if format not in FORMATS:
             raise CliError(f"--format {format!r} is invalid; allowed: {', '.join(FORMATS)}")
-        ids = _parse_ids(run_ids) if run_ids else None
+        ids = parse_ids(run_ids, "--runs") if run_ids else None
         store = open_store(db)
         runs = list_runs(store, statuses=[RunStatus.finished], ids=ids)
         if not runs:
             raise CliError(f"no finished runs in {store.path}; train one with `xmr run demo_baseline`")
         metrics = metrics_by_run(store, [r.id for r in runs])
-        rows = [ReportRow(run, metrics[run.id]) for run in runs]
-    console.print(FORMATS[format](rows), markup=False, highlight=False, soft_wrap=True)
+        curves = {run.id: steps_of(store, run.id) for run in runs}
+        rows = []
+        for run in runs:
+            add_curve_metrics(metrics[run.id], [point.loss for point in curves[run.id]])
+            rows.append(ReportRow(run, metrics[run.id]))
+        groups = group_rows(rows, group_by)
+    console.print(FORMATS[format](groups), markup=False, highlight=False, soft_wrap=True)
+    if plots is not None:
+        from xmr_tui.plots import write_plots
 
-
-def _parse_ids(text: str) -> list[int]:
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise CliError(f"--runs {text!r} is invalid; expected comma-separated run ids such as 1,2,5") from None
+        for path in write_plots(groups, curves, plots):
+            error_console.print(f"wrote {path}", highlight=False, soft_wrap=True)

@@ -11,13 +11,13 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-from xmr_tui.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from xmr_tui.store.migrations import migrate
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,8 @@ class Store:
         url = f"sqlite:///{self.path}"
         self.writer = self._engine(url, immediate=True)
         self.reader = self._engine(url, immediate=False)
-        migrate(self.writer)
+        with self.writer.begin() as connection:
+            migrate(connection)
 
     @staticmethod
     def _engine(url: str, immediate: bool) -> Engine:
@@ -95,40 +96,14 @@ class Store:
             with session.begin():
                 yield session
 
+    @property
+    def runs_dir(self) -> Path:
+        """Return the folder beside the database that holds each run's checkpoints."""
+        return self.path.resolve().parent / "runs"
+
+    def run_dir(self, run_id: int) -> Path:
+        return self.runs_dir / str(run_id)
+
     def close(self) -> None:
         self.writer.dispose()
         self.reader.dispose()
-
-
-# --- migrations ----------------------------------------------------------------------------------
-# Each migration moves the schema from version i to i + 1 (PRAGMA user_version). Append new
-# ones; never edit a released one, so an older experiments.db upgrades step by step.
-
-def _create_initial_tables(connection: Connection) -> None:
-    SQLModel.metadata.create_all(connection)
-
-
-MIGRATIONS: list[Callable[[Connection], None]] = [_create_initial_tables]
-
-
-def schema_version(connection: Connection) -> int:
-    return int(connection.exec_driver_sql("PRAGMA user_version").scalar() or 0)
-
-
-def migrate(engine: Engine) -> None:
-    """Create a new database at the latest schema, or apply an old one's pending migrations."""
-    with engine.begin() as connection:
-        version = schema_version(connection)
-        has_tables = connection.exec_driver_sql(
-            "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='run'").scalar()
-        if version == 0 and not has_tables:
-            SQLModel.metadata.create_all(connection)
-            connection.exec_driver_sql(f"PRAGMA user_version={len(MIGRATIONS)}")
-            return
-        if version > len(MIGRATIONS):
-            raise RuntimeError(f"database schema version {version} is newer than this xmr "
-                               f"({len(MIGRATIONS)}); upgrade xmr")
-        for number in range(version, len(MIGRATIONS)):
-            log.info("migrating the store schema to version %d", number + 1)
-            MIGRATIONS[number](connection)
-            connection.exec_driver_sql(f"PRAGMA user_version={number + 1}")

@@ -42,8 +42,11 @@ class Run(SQLModel, table=True):
     claimed_by: str | None = None               # worker id holding the lease
     lease_expires_at: datetime | None = None
     heartbeat_at: datetime | None = None
-    fence: int = 0                              # fencing token: bumped at each claim
+    # Fencing token, bumped whenever ownership changes (claim, re-queue, release, cancel, retry).
+    # A worker's writes carry the token it claimed with, and are rejected once it is stale.
+    fence: int = 0
     error: str | None = None
+    sequence: str | None = None                 # sequence the run was queued from (schema v2)
 
 
 class StepMetric(SQLModel, table=True):

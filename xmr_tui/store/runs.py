@@ -1,28 +1,58 @@
-"""Reading and writing runs: create, record steps/metrics/events, finish, list."""
+"""Reading and writing runs: create, record steps/metrics/events/checkpoints, finish, list.
+
+Every write takes an optional fencing token. A worker passes the token it claimed the run
+with; the write then checks, inside its own IMMEDIATE transaction, that the run is still
+``running`` under that token, and raises ``LeaseLostError`` otherwise. A worker whose lease
+expired (and whose run another worker may now own) therefore cannot overwrite anything.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Iterable
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, delete, select
 
-from engine.config import ExperimentConfig, summary_line
+from engine.config import ExperimentConfig, config_from_dict, summary_line
 from engine.sink import StepRecord
 from xmr_tui.store.database import Store
 from xmr_tui.store.models import Artifact, Run, RunEvent, RunMetric, RunStatus, StepMetric, utcnow
+
+CHECKPOINT = "checkpoint"
 
 
 class RunNotFoundError(LookupError):
     """Raised when a run id does not exist in the store."""
 
 
+class LeaseLostError(RuntimeError):
+    """Raised when a worker writes for a run it no longer owns (its fencing token is stale)."""
+
+
+def owned_run(session: Session, run_id: int, fence: int | None) -> Run:
+    """Return run ``run_id`` for writing, checking ``fence`` when one is given."""
+    run = session.get(Run, run_id)
+    if run is None:
+        raise RunNotFoundError(f"no run with id {run_id}; see `xmr runs list`")
+    if fence is not None and (run.fence != fence or run.status != RunStatus.running):
+        raise LeaseLostError(f"run {run_id}: write with fencing token {fence} rejected (the run is "
+                             f"{run.status.value} with token {run.fence}); this worker no longer owns it")
+    return run
+
+
+def new_run(config: ExperimentConfig, *, status: RunStatus = RunStatus.queued, device: str | None = None,
+            sequence: str | None = None, max_attempts: int = 3) -> Run:
+    """Return an unsaved run row for ``config``."""
+    return Run(name=config.name, status=status, config_json=json.dumps(config.to_dict(), ensure_ascii=False),
+               config_hash=config.config_hash(), summary=summary_line(config), dataset=config.data.dataset,
+               seed=config.train.seed, device=device, steps_total=config.train.steps, sequence=sequence,
+               max_attempts=max_attempts)
+
+
 def create_run(store: Store, config: ExperimentConfig, *, status: RunStatus = RunStatus.queued,
                device: str | None = None) -> Run:
     """Insert a run for ``config`` and return it (with its id)."""
-    run = Run(name=config.name, status=status, config_json=json.dumps(config.to_dict(), ensure_ascii=False),
-              config_hash=config.config_hash(), summary=summary_line(config), dataset=config.data.dataset,
-              seed=config.train.seed, device=device, steps_total=config.train.steps)
+    run = new_run(config, status=status, device=device)
     if status == RunStatus.running:
         run.started_at = utcnow()
         run.attempt = 1
@@ -31,6 +61,18 @@ def create_run(store: Store, config: ExperimentConfig, *, status: RunStatus = Ru
         session.flush()
         session.refresh(run)
     return run
+
+
+def run_config(run: Run) -> ExperimentConfig:
+    """Rebuild and validate the resolved config stored with ``run``."""
+    return config_from_dict(_without_nulls(json.loads(run.config_json)))
+
+
+def _without_nulls(tree: dict) -> dict:
+    # Every optional config field defaults to None, so leaving nulls out restores the same
+    # config, and the validator need not accept an explicit null for each optional field.
+    return {key: _without_nulls(value) if isinstance(value, dict) else value
+            for key, value in tree.items() if value is not None}
 
 
 def get_run(store: Store, run_id: int) -> Run:
@@ -51,11 +93,12 @@ def list_runs(store: Store, statuses: Iterable[RunStatus] | None = None, ids: It
         return list(session.exec(query))
 
 
-def add_steps(store: Store, run_id: int, records: list[StepRecord]) -> None:
+def add_steps(store: Store, run_id: int, records: list[StepRecord], fence: int | None = None) -> None:
     """Append a batch of curve points in one transaction and advance ``steps_done``."""
     if not records:
         return
     with store.write() as session:
+        run = owned_run(session, run_id, fence)
         for record in records:
             temperatures = record.temperatures
             session.add(StepMetric(
@@ -63,19 +106,28 @@ def add_steps(store: Store, run_id: int, records: list[StepRecord]) -> None:
                 samples_per_s=record.samples_per_s,
                 temperature=temperatures.get("temperature", temperatures.get("temperature_t2i")),
                 temperature_i2t=temperatures.get("temperature_i2t")))
-        run = session.get(Run, run_id)
         run.steps_done = max(run.steps_done, records[-1].step)
-        run.heartbeat_at = utcnow()
 
 
-def add_event(store: Store, run_id: int, level: str, message: str) -> None:
+def drop_steps_after(store: Store, run_id: int, step: int, fence: int | None = None) -> int:
+    """Delete curve points past ``step`` (logged by an attempt that died before checkpointing them)."""
     with store.write() as session:
+        run = owned_run(session, run_id, fence)
+        result = session.exec(delete(StepMetric).where(StepMetric.run_id == run_id, col(StepMetric.step) > step))
+        run.steps_done = step
+        return result.rowcount
+
+
+def add_event(store: Store, run_id: int, level: str, message: str, fence: int | None = None) -> None:
+    with store.write() as session:
+        owned_run(session, run_id, fence)
         session.add(RunEvent(run_id=run_id, level=level, message=message))
 
 
-def set_metrics(store: Store, run_id: int, values: dict[str, float]) -> None:
+def set_metrics(store: Store, run_id: int, values: dict[str, float], fence: int | None = None) -> None:
     """Store final metrics, replacing earlier values of the same names."""
     with store.write() as session:
+        owned_run(session, run_id, fence)
         for name, value in values.items():
             existing = session.get(RunMetric, (run_id, name))
             if existing is None:
@@ -89,9 +141,42 @@ def add_artifact(store: Store, run_id: int, kind: str, path: str, step: int | No
         session.add(Artifact(run_id=run_id, kind=kind, path=path, step=step))
 
 
-def finish_run(store: Store, run_id: int, status: RunStatus, error: str | None = None) -> None:
+def record_checkpoint(store: Store, run_id: int, path: str, step: int, fence: int | None = None) -> list[str]:
+    """Make ``path`` the run's one checkpoint artefact; return the paths it replaces.
+
+    The caller deletes the returned files once this commits, so a crash in between leaves
+    extra files, never a run without a recorded checkpoint.
+    """
     with store.write() as session:
-        run = session.get(Run, run_id)
+        owned_run(session, run_id, fence)
+        query = select(Artifact).where(Artifact.run_id == run_id, Artifact.kind == CHECKPOINT)
+        replaced = []
+        current = None
+        for artifact in session.exec(query):
+            if artifact.path == path:
+                current = artifact
+            else:
+                replaced.append(artifact.path)
+                session.delete(artifact)
+        if current is None:
+            session.add(Artifact(run_id=run_id, kind=CHECKPOINT, path=path, step=step))
+        else:
+            current.step, current.created_at = step, utcnow()
+    return replaced
+
+
+def latest_checkpoint(store: Store, run_id: int) -> Artifact | None:
+    query = (select(Artifact).where(Artifact.run_id == run_id, Artifact.kind == CHECKPOINT)
+             .order_by(col(Artifact.step).desc(), col(Artifact.id).desc()))
+    with store.read() as session:
+        return session.exec(query).first()
+
+
+def finish_run(store: Store, run_id: int, status: RunStatus, error: str | None = None,
+               fence: int | None = None) -> None:
+    """Set a final status and drop the lease (checked against ``fence`` when given)."""
+    with store.write() as session:
+        run = owned_run(session, run_id, fence)
         run.status = status
         run.error = error
         run.finished_at = utcnow()
@@ -116,3 +201,8 @@ def steps_of(store: Store, run_id: int) -> list[StepMetric]:
 def events_of(store: Store, run_id: int) -> list[RunEvent]:
     with store.read() as session:
         return list(session.exec(select(RunEvent).where(RunEvent.run_id == run_id).order_by(col(RunEvent.id))))
+
+
+def artifacts_of(store: Store, run_id: int) -> list[Artifact]:
+    with store.read() as session:
+        return list(session.exec(select(Artifact).where(Artifact.run_id == run_id).order_by(col(Artifact.id))))

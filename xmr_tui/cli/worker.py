@@ -1,0 +1,215 @@
+"""``xmr worker``: train queued runs in the foreground or detached; show and stop workers.
+
+Every worker writes ``workers/worker-<pid>.json`` beside the database with its pid, device,
+worker id and log file, and removes it on exit. ``xmr worker status`` and ``xmr worker stop``
+read these files. A detached worker logs to ``workers/worker-<start time>.log``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from xmr_tui.cli.common import DB_OPTION, CliError, console, one_line_errors, open_store
+
+app = typer.Typer(help="Train queued runs; show and stop background workers.")
+
+
+@app.callback(invoke_without_command=True)
+def worker(
+    ctx: typer.Context,
+    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda:N (default: CUDA when available)"),
+    once: bool = typer.Option(False, "--once", help="exit when the queue is empty instead of waiting for runs"),
+    detach: bool = typer.Option(False, "--detach", help="run in the background; see `xmr worker status`"),
+    max_runs: Optional[int] = typer.Option(None, "--max-runs", min=1, help="exit after this many runs"),
+    lease_seconds: float = typer.Option(30.0, "--lease-seconds", min=1.0, help="seconds without a heartbeat "
+                                        "after which another worker may take over a run"),
+    poll_seconds: float = typer.Option(2.0, "--poll-seconds", min=0.1, help="seconds between claims while the "
+                                       "queue is empty"),
+    db: Optional[Path] = DB_OPTION,
+) -> None:
+    """Train queued runs one at a time on one device (Ctrl-C stops after a checkpoint)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with one_line_errors():
+        store = open_store(db)
+        _check_device_free(store.path, device)
+        if detach:
+            _start_detached(store.path, _worker_arguments(device, once, max_runs, lease_seconds, poll_seconds))
+            return
+    _serve(store, device, once, max_runs, lease_seconds, poll_seconds)
+
+
+def _serve(store, device: str | None, once: bool, max_runs: int | None,  # type: ignore[no-untyped-def]
+           lease_seconds: float, poll_seconds: float) -> None:
+    from xmr_tui.worker import Worker, WorkerOptions
+
+    _setup_worker_logging()
+    options = WorkerOptions(device=device, lease_seconds=lease_seconds, poll_seconds=poll_seconds)
+    runner = Worker(store, options)
+    runner.install_signal_handlers()
+    record = _write_pid_file(store.path, runner.worker_id, device)
+    try:
+        processed = runner.serve(drain=once, max_runs=max_runs)
+    finally:
+        record.unlink(missing_ok=True)
+    console.print(f"worker {runner.worker_id} processed {processed} run(s)", highlight=False)
+
+
+def _setup_worker_logging() -> None:
+    # Plain timestamped lines: a worker's log is read later from a file more often than live.
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# --- pid files ---------------------------------------------------------------------------------
+
+def workers_dir(db_path: Path) -> Path:
+    return db_path.resolve().parent / "workers"
+
+
+def _write_pid_file(db_path: Path, worker_id: str, device: str | None) -> Path:
+    folder = workers_dir(db_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"worker-{os.getpid()}.json"
+    log_file = os.environ.get("XMR_WORKER_LOG")
+    path.write_text(json.dumps({"pid": os.getpid(), "worker_id": worker_id, "device": device, "log": log_file,
+                                "db": str(db_path.resolve()), "started_at": datetime.now(timezone.utc).isoformat()}))
+    return path
+
+
+def _live_workers(db_path: Path) -> list[dict]:
+    """Return the records of workers whose process is alive, removing files of dead ones."""
+    folder = workers_dir(db_path)
+    records = []
+    for path in sorted(folder.glob("worker-*.json")) if folder.is_dir() else []:
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if _alive(record["pid"]):
+            records.append(record)
+        else:
+            path.unlink(missing_ok=True)
+    return records
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    # An exited child that its parent has not reaped yet still accepts signal 0 (checked on Linux only).
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def _check_device_free(db_path: Path, device: str | None) -> None:
+    # Two trainings on one GPU slow both down and may run it out of memory; CPU workers share cores.
+    if not device or not device.startswith("cuda"):
+        return
+    for record in _live_workers(db_path):
+        if record.get("device") == device:
+            raise CliError(f"worker pid {record['pid']} already uses {device}; stop it with "
+                           f"`xmr worker stop --pid {record['pid']}` or choose another --device")
+
+
+def _worker_arguments(device: str | None, once: bool, max_runs: int | None, lease_seconds: float,
+                      poll_seconds: float) -> list[str]:
+    arguments = ["worker", "--lease-seconds", str(lease_seconds), "--poll-seconds", str(poll_seconds)]
+    if device:
+        arguments += ["--device", device]
+    if once:
+        arguments.append("--once")
+    if max_runs is not None:
+        arguments += ["--max-runs", str(max_runs)]
+    return arguments
+
+
+def _start_detached(db_path: Path, arguments: list[str]) -> None:
+    folder = workers_dir(db_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    arguments = [*arguments, "--db", str(db_path.resolve())]
+    log_path = folder / f"worker-{int(time.time() * 1000)}.log"
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "xmr_tui.cli.main", *arguments], stdin=subprocess.DEVNULL,
+            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "XMR_WORKER_LOG": str(log_path)})
+    time.sleep(1.0)
+    if process.poll() is not None:
+        raise CliError(f"the detached worker exited at once with status {process.returncode}; see {log_path}")
+    console.print(f"worker started in the background: pid {process.pid}, log {log_path}", highlight=False,
+                  soft_wrap=True)
+
+
+# --- status and stop ---------------------------------------------------------------------------
+
+@app.command("status")
+def status(db: Optional[Path] = DB_OPTION) -> None:
+    """Show the workers of this store: pid, device, the run each is training, log file."""
+    from xmr_tui.store import RunStatus
+    from xmr_tui.store.runs import list_runs
+
+    with one_line_errors():
+        store = open_store(db)
+        records = _live_workers(store.path)
+        running = {run.claimed_by: run for run in list_runs(store, statuses=[RunStatus.running])}
+    if not records:
+        console.print(f"no workers are running for {store.path}; start one with `xmr worker --detach`",
+                      highlight=False)
+        return
+    table = Table(title="workers")
+    for column in ("pid", "device", "run", "step", "started", "log"):
+        table.add_column(column)
+    for record in records:
+        run = running.get(record["worker_id"])
+        table.add_row(str(record["pid"]), record.get("device") or "auto", f"{run.id} {run.name}" if run else "idle",
+                      f"{run.steps_done}/{run.steps_total}" if run else "", record["started_at"][:19],
+                      record.get("log") or "(foreground)")
+    console.print(table)
+
+
+@app.command("stop")
+def stop(
+    pid: Optional[int] = typer.Option(None, "--pid", help="stop only this worker (default: every worker)"),
+    timeout: float = typer.Option(120.0, "--timeout", help="seconds to wait for each run to checkpoint and stop"),
+    db: Optional[Path] = DB_OPTION,
+) -> None:
+    """Ask workers to stop (SIGTERM): each checkpoints its run, re-queues it and exits."""
+    with one_line_errors():
+        store = open_store(db)
+        records = [r for r in _live_workers(store.path) if pid is None or r["pid"] == pid]
+        if not records:
+            raise CliError(f"no running worker{f' with pid {pid}' if pid else ''} for {store.path}; "
+                           "see `xmr worker status`")
+        for record in records:
+            os.kill(record["pid"], signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(_alive(r["pid"]) for r in records):
+            time.sleep(0.2)
+        left = [str(r["pid"]) for r in records if _alive(r["pid"])]
+        if left:
+            raise CliError(f"worker pid {', '.join(left)} did not stop within {timeout:.0f}s; "
+                           "wait longer or kill it (its run is re-queued when the lease expires)")
+    console.print(f"stopped {len(records)} worker(s)", highlight=False)
