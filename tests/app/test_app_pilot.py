@@ -57,7 +57,7 @@ async def test_compose_queues_fixed_temperature(db_path, store, configs):
         assert "τ=learnable" not in summary
         assert "τ=" in summary
 
-        await pilot.press("f2")
+        await pilot.press("ctrl+e")
         await settle(app, pilot)
 
     runs = list_runs(store)
@@ -98,7 +98,8 @@ async def test_queue_cancels_selected_run(db_path, store, configs):
     add_run(store, "waiting", RunStatus.queued)
     app = make_app(db_path, configs)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("2")
+        await settle(app, pilot)
+        await pilot.press("f2")
         await settle(app, pilot)
         await pilot.press("c")
         await settle(app, pilot)
@@ -113,7 +114,8 @@ async def test_queue_retries_cancelled_run(db_path, store, configs):
     add_run(store, "stopped", RunStatus.cancelled)
     app = make_app(db_path, configs)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("2")
+        await settle(app, pilot)
+        await pilot.press("f2")
         await settle(app, pilot)
         await pilot.press("r")
         await settle(app, pilot)
@@ -126,7 +128,8 @@ async def test_compare_table_values_two_runs(db_path, store, configs):
     second = add_run(store, "combo_d_offline", RunStatus.finished, metrics=metric_set(20.0), lr=5e-4)
     app = make_app(db_path, configs)
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("4")
+        await settle(app, pilot)
+        await pilot.press("f4")
         await settle(app, pilot)
         app.query_one(CompareTab).select_runs([first.id, second.id])
         await settle(app, pilot)
@@ -190,7 +193,8 @@ async def test_live_reads_other_process_steps(db_path, store, configs):
     run = add_run(store, "training", RunStatus.running, learnable="shared")
     app = make_app(db_path, configs)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("3")
+        await settle(app, pilot)
+        await pilot.press("f3")
         write_points_elsewhere(db_path, run.id, 1, 6)
         app.refresh_store()
         await settle(app, pilot)

@@ -49,9 +49,9 @@ class ComposeTab(Widget):
     ComposeTab #compose-actions Button { margin-left: 1; min-width: 10; }
     """
     BINDINGS = [
-        Binding("f2", "queue_run", N_("Queue run")),
-        Binding("f3", "queue_seeds", N_("Queue seeds")),
-        Binding("f4", "save_combo", N_("Save combo")),
+        Binding("ctrl+e", "queue_run", N_("Queue run")),
+        Binding("ctrl+n", "queue_seeds", N_("Queue seeds")),
+        Binding("ctrl+s", "save_combo", N_("Save combo")),
     ]
 
     def __init__(self, configs: Path | None = None, **kwargs: Any) -> None:

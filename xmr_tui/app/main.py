@@ -39,15 +39,17 @@ class XmrApp(App):
     """The dashboard over one experiment store."""
 
     TITLE = "xmr"
+    AUTO_FOCUS = None  # the active tab focuses its first control (on_tabbed_content_tab_activated)
     CSS_PATH = "main.tcss"
     COMMANDS = App.COMMANDS | {XmrCommands}
     BINDINGS = [
-        Binding("1", "show_tab('compose')", N_("Compose"), show=False),
-        Binding("2", "show_tab('queue')", N_("Queue"), show=False),
-        Binding("3", "show_tab('live')", N_("Live"), show=False),
-        Binding("4", "show_tab('compare')", N_("Compare"), show=False),
-        Binding("5", "show_tab('detail')", N_("Run detail"), show=False),
-        Binding("f5", "refresh_store", N_("Refresh")),
+        # Function keys switch tabs even while a menu or text box has focus (they type nothing).
+        Binding("f1", "show_tab('compose')", N_("Compose"), show=False, priority=True),
+        Binding("f2", "show_tab('queue')", N_("Queue"), show=False, priority=True),
+        Binding("f3", "show_tab('live')", N_("Live"), show=False, priority=True),
+        Binding("f4", "show_tab('compare')", N_("Compare"), show=False, priority=True),
+        Binding("f5", "show_tab('detail')", N_("Run detail"), show=False, priority=True),
+        Binding("ctrl+r", "refresh_store", N_("Refresh")),
         Binding("ctrl+q", "quit", N_("Quit")),
     ]
 
@@ -64,15 +66,15 @@ class XmrApp(App):
     def compose(self) -> ComposeResult:
         yield Header()
         with TabbedContent(id="tabs"):
-            with TabPane(_("Compose"), id="compose"):
+            with TabPane(f"F1 {_('Compose')}", id="compose"):
                 yield ComposeTab(self.configs)
-            with TabPane(_("Queue"), id="queue"):
+            with TabPane(f"F2 {_('Queue')}", id="queue"):
                 yield QueueTab()
-            with TabPane(_("Live"), id="live"):
+            with TabPane(f"F3 {_('Live')}", id="live"):
                 yield LiveTab()
-            with TabPane(_("Compare"), id="compare"):
+            with TabPane(f"F4 {_('Compare')}", id="compare"):
                 yield CompareTab()
-            with TabPane(_("Run detail"), id="detail"):
+            with TabPane(f"F5 {_('Run detail')}", id="detail"):
                 yield DetailTab()
         yield Footer()
 
@@ -85,6 +87,8 @@ class XmrApp(App):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """Focus the first control of the new tab, so its key bindings show in the footer."""
+        if event.pane.id != self.query_one(TabbedContent).active:
+            return  # a late event of a tab that is no longer shown
         focusable = [widget for widget in event.pane.query("*") if widget.focusable]
         if focusable:
             focusable[0].focus()
