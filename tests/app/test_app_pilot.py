@@ -36,8 +36,8 @@ async def settle(app: XmrApp, pilot) -> None:  # type: ignore[no-untyped-def]
 
 def compose_preset(configs: Path) -> tuple[Path, Path]:
     """Return (configs folder, preset): combo D's offline twin where present, else the learnable-τ demo."""
-    # NOTE: combo_d_offline.yaml arrives with the combos branch; before it, the demo preset with a
-    # learned temperature exercises the same menus.
+    # NOTE: where configs/ has no combo_d_offline.yaml, the demo preset with a learned temperature
+    # exercises the same menus instead.
     twin = REPO_CONFIGS / "combo_d_offline.yaml"
     if twin.is_file():
         return REPO_CONFIGS, twin

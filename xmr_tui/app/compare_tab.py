@@ -1,7 +1,7 @@
 """The Compare tab: metrics of the selected finished runs side by side, with their config diff.
 
 Runs of one config that differ only in the seed form one row with mean ± std. The best value
-of each column is highlighted; clicking a column header (or pressing s) sorts by it, and e
+of each column is highlighted. Clicking a column header (or pressing s) sorts by it. Pressing e
 exports the table to markdown with ``xmr_tui.report.to_markdown``.
 """
 

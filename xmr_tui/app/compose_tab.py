@@ -1,7 +1,7 @@
 """The Compose tab: a combo preset, one menu per axis, the live summary line and validation.
 
-Queueing writes runs to the store (a worker trains them); saving writes a new combo file that
-``extends:`` the preset and sets only the changed axes.
+Queueing writes runs to the store, and a worker trains them. Saving writes a new combo file
+that ``extends:`` the preset and sets only the changed axes.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def option_label(value: Any) -> str:
 
 
 class ComposeTab(Widget):
-    """Menus for every axis, starting from a combo preset; queue one run, N seeds, or save."""
+    """Menus for every axis, starting from a combo preset, with actions to queue or save the result."""
 
     DEFAULT_CSS = """
     ComposeTab { layout: vertical; }
@@ -147,7 +147,7 @@ class ComposeTab(Widget):
         self.queue_runs(1)
 
     def action_queue_seeds(self) -> None:
-        """Queue one run per seed, as many as the seed box says."""
+        """Queue one run per seed, as many as the number in the seed box."""
         text = self.query_one("#seed-count", Input).value
         self.queue_runs(int(text) if text.strip().lstrip("-").isdigit() else 0)
 

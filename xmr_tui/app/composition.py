@@ -1,9 +1,9 @@
 """The compose model behind the Compose tab: axes read from the engine, presets, overrides.
 
-Every axis is a config field whose allowed values the engine already defines: a field tagged
-with ``registry=`` takes the names of that registry, a ``Literal`` field its literal values, a
-``bool`` field true or false, and the two backbone fields the backbone registries. There is no
-second list of names here, so a newly registered variant shows up in the menus by itself.
+Every axis is a config field whose allowed values the engine already defines. A field tagged
+with ``registry=`` takes the names of that registry, and a ``Literal`` field its literal values.
+A ``bool`` field takes true or false, and the two backbone fields the backbone registries. There
+is no second list of names here, so a newly registered variant shows up in the menus by itself.
 """
 
 from __future__ import annotations

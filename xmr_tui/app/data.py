@@ -116,6 +116,7 @@ def load_detail(store: Store, run_id: int) -> RunDetail | None:
 
 def live_workers(db_path: Path) -> list[dict]:
     """Return the pid records of the workers serving ``db_path`` whose process is alive."""
+    # NOTE: reuses the CLI's private pid-file reader so both agree on which workers are alive.
     from xmr_tui.cli.worker import _live_workers
 
     return _live_workers(db_path)

@@ -8,6 +8,7 @@ run in thread workers on a timer, so the interface stays responsive while a work
 from __future__ import annotations
 
 import argparse
+import logging
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -27,6 +28,8 @@ from xmr_tui.app.live_tab import LiveTab
 from xmr_tui.app.queue_tab import QueueTab
 from xmr_tui.i18n import LANGUAGES, N_, _, set_language, translate_bindings
 from xmr_tui.store import Store
+
+log = logging.getLogger(__name__)
 
 TABS = ("compose", "queue", "live", "compare", "detail")
 
@@ -138,6 +141,7 @@ class XmrApp(App):
 
     def show_error(self, title: str, message: str, hint: str = "") -> None:
         """Show one error panel with what failed and what to do next."""
+        log.warning("%s: %s", title, message)
         self.push_screen(ErrorPanel(title, message, hint))
 
     def palette_actions(self) -> list[tuple[str, str, Callable[[], object]]]:

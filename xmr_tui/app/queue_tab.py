@@ -1,4 +1,4 @@
-"""The Queue tab: every run with status, progress, ETA and attempt; cancel, retry, worker status."""
+"""The Queue tab: every run with status, progress, ETA and attempt, with cancel, retry and worker status."""
 
 from __future__ import annotations
 
