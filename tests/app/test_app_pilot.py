@@ -67,15 +67,19 @@ async def test_compose_queues_fixed_temperature(db_path, store, configs):
     assert stored_config(runs[0])["similarity"]["learnable"] == "fixed"
 
 
-async def test_compose_queues_one_run_per_seed(db_path, store, configs):
+async def test_compose_queues_seeds_with_steps(db_path, store, configs):
     app = make_app(db_path, configs)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
         app.query_one("#seed-count").value = "3"
+        app.query_one("#steps").value = "7"
+        await settle(app, pilot)
         app.query_one(ComposeTab).action_queue_seeds()
         await settle(app, pilot)
 
-    assert [run.seed for run in list_runs(store)] == [0, 1, 2]
+    runs = list_runs(store)
+    assert [run.seed for run in runs] == [0, 1, 2]
+    assert [run.steps_total for run in runs] == [7, 7, 7]
 
 
 async def test_compose_saves_combo_file(db_path, configs):

@@ -45,7 +45,8 @@ class ComposeTab(Widget):
     ComposeTab .axis-row Label { width: 26; }
     ComposeTab .axis-row Select { width: 1fr; }
     ComposeTab #compose-actions { height: 1; dock: bottom; }
-    ComposeTab #compose-actions Input { width: 12; }
+    ComposeTab #compose-actions Input { width: 10; }
+    ComposeTab #compose-actions #combo-name { width: 16; }
     ComposeTab #compose-actions Button { margin-left: 1; min-width: 10; }
     """
     BINDINGS = [
@@ -78,6 +79,8 @@ class ComposeTab(Widget):
         with Horizontal(id="compose-actions"):
             yield Input(placeholder=_("name"), id="combo-name", compact=True)
             yield Input("3", id="seed-count", type="integer", compact=True, tooltip=_("number of seeds"))
+            yield Input(placeholder=_("steps"), id="steps", type="integer", compact=True,
+                        tooltip=_("optimizer steps (empty: the preset's train.steps)"))
             yield Button(_("Queue"), id="queue-run", compact=True, variant="primary")
             yield Button(_("Queue seeds"), id="queue-seeds", compact=True)
             yield Button(_("Save combo"), id="save-combo", compact=True)
@@ -138,6 +141,18 @@ class ComposeTab(Widget):
             return
         key = next(axis.key for axis in self.axes if axis_id(axis) == event.select.id)
         self.composition.overrides[key] = event.value
+        self.show_validation()
+
+    @on(Input.Changed, "#steps")
+    def on_steps_changed(self, event: Input.Changed) -> None:
+        """Override ``train.steps`` with the typed number, or drop the override when the box is empty."""
+        if self.composition is None:
+            return
+        text = event.value.strip()
+        if text.lstrip("-").isdigit():
+            self.composition.overrides["train.steps"] = int(text)
+        else:
+            self.composition.overrides.pop("train.steps", None)
         self.show_validation()
 
     # --- actions -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ Each refresh reads only the StepMetric rows with an id above the last one alread
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from textual import on, work
@@ -48,6 +49,15 @@ def describe(values: list[float], digits: str) -> str:
         return "–"
     return _("last {last} · min {low} · max {high}").format(
         last=format(values[-1], digits), low=format(min(values), digits), high=format(max(values), digits))
+
+
+def curve_title(curve: str, values: str) -> str:
+    return _("{curve}: {values}").format(curve=curve, values=values)
+
+
+def temperature_learned(run: Run) -> bool:
+    """Return whether the run learns τ (a fixed τ is logged too, but its flat curve says nothing)."""
+    return json.loads(run.config_json).get("similarity", {}).get("learnable", "fixed") != "fixed"
 
 
 class LiveTab(Widget):
@@ -117,15 +127,16 @@ class LiveTab(Widget):
         speed = f"{curves.samples_per_s:.0f}" if curves.samples_per_s is not None else "–"
         self.query_one("#live-status", Static).update(
             _("step {step}/{total} · {speed} samples/s").format(step=step, total=total, speed=speed))
-        self.query_one("#loss-title", Label).update(f"{_('loss')}: {describe(curves.loss, '.4f')}")
-        self.query_one("#lr-title", Label).update(f"{_('learning rate')}: {describe(curves.lr, '.2e')}")
+        self.query_one("#loss-title", Label).update(curve_title(_("loss"), describe(curves.loss, ".4f")))
+        self.query_one("#lr-title", Label).update(curve_title(_("learning rate"), describe(curves.lr, ".2e")))
         self.query_one("#curve-loss", Sparkline).data = list(curves.loss)
         self.query_one("#curve-lr", Sparkline).data = list(curves.lr)
         box = self.query_one("#curve-temperature-box")
-        box.set_class(not curves.temperature, "hidden")
-        if curves.temperature:
+        shown = bool(curves.temperature) and run is not None and temperature_learned(run)
+        box.set_class(not shown, "hidden")
+        if shown:
             self.query_one("#temperature-title", Label).update(
-                f"{_('temperature τ')}: {describe(curves.temperature, '.4f')}")
+                curve_title(_("temperature τ"), describe(curves.temperature, ".4f")))
             self.query_one("#curve-temperature", Sparkline).data = list(curves.temperature)
 
     @on(Select.Changed, "#live-run")
