@@ -57,7 +57,7 @@ async def test_compose_queues_fixed_temperature(db_path, store, configs):
         assert "τ=learnable" not in summary
         assert "τ=" in summary
 
-        await pilot.press("ctrl+e")
+        await pilot.press("ctrl+t")
         await settle(app, pilot)
 
     runs = list_runs(store)

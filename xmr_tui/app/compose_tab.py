@@ -50,7 +50,7 @@ class ComposeTab(Widget):
     ComposeTab #compose-actions Button { margin-left: 1; min-width: 10; }
     """
     BINDINGS = [
-        Binding("ctrl+e", "queue_run", N_("Queue run")),
+        Binding("ctrl+t", "queue_run", N_("Queue run")),
         Binding("ctrl+n", "queue_seeds", N_("Queue seeds")),
         Binding("ctrl+s", "save_combo", N_("Save combo")),
     ]
