@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
+from textual.worker import get_current_worker
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widget import Widget
@@ -85,7 +86,8 @@ class CompareTab(Widget):
     def reload(self) -> None:
         """Read the finished runs in a thread and offer them for selection."""
         finished = [run for run in load_runs(self.app.store) if run.status == RunStatus.finished]
-        self.app.call_from_thread(self.show_finished, finished)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.show_finished, finished)
 
     def show_finished(self, finished: list[Run]) -> None:
         if [run.id for run in finished] == [run.id for run in self.finished]:
@@ -113,7 +115,11 @@ class CompareTab(Widget):
     def load_table(self, run_ids: list[int]) -> None:
         groups = load_compare(self.app.store, sorted(run_ids)) if run_ids else []
         runs = [row.run for group in groups for row in group.rows]
-        self.app.call_from_thread(self.show_table, groups, config_diff(runs))
+        diff = config_diff(runs)
+        # An exclusive thread worker is only marked cancelled, not stopped, when a newer selection
+        # starts one, so a stale read must not overwrite the newer table.
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.show_table, groups, diff)
 
     def show_table(self, groups: list[ReportGroup], diff: list) -> None:
         self.groups = groups

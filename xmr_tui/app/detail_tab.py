@@ -6,6 +6,7 @@ import json
 
 import yaml
 from textual import work
+from textual.worker import get_current_worker
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widget import Widget
@@ -60,4 +61,5 @@ class DetailTab(Widget):
             return
         detail = load_detail(self.app.store, self.run_id)
         text = detail_text(detail) if detail else _("Run {id} is not in the store.").format(id=self.run_id)
-        self.app.call_from_thread(self.query_one("#detail", Static).update, text)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.query_one("#detail", Static).update, text)

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 
 from textual import on, work
+from textual.worker import get_current_worker
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
@@ -35,7 +36,9 @@ class Curves:
 
     def extend(self, points: list[StepMetric]) -> None:
         for point in points:
-            self.last_id = max(self.last_id, point.id or 0)
+            if (point.id or 0) <= self.last_id:
+                continue  # already read by an overlapping refresh
+            self.last_id = point.id or 0
             self.steps.append(point.step)
             self.loss.append(point.loss)
             self.lr.append(point.lr)
@@ -101,7 +104,9 @@ class LiveTab(Widget):
         if run_id is not None:
             after = self.curves.get(run_id, Curves()).last_id
             points = new_step_metrics(self.app.store, run_id, after)
-        self.app.call_from_thread(self.show, runs, run_id, points)
+        # A cancelled (superseded) read must not append its points: the newer read has them too.
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.show, runs, run_id, points)
 
     def show(self, runs: list[Run], run_id: int | None, points: list[StepMetric]) -> None:
         self.runs.update({run.id: run for run in runs})

@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.text import Text
 from textual import on, work
+from textual.worker import get_current_worker
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widget import Widget
@@ -71,7 +72,8 @@ class QueueTab(Widget):
         """Read the runs and the live workers in a thread, then show them."""
         runs = load_runs(self.app.store)
         workers = live_workers(self.app.store.path)
-        self.app.call_from_thread(self.show_runs, runs, workers)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.show_runs, runs, workers)
 
     def show_runs(self, runs: list[Run], workers: list[dict]) -> None:
         table = self.query_one(DataTable)
