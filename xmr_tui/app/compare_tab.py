@@ -99,6 +99,8 @@ class CompareTab(Widget):
             selection.clear_options()
             for run in finished:
                 selection.add_option((f"{run.id}  {run.name}  seed={run.seed}", run.id, run.id in chosen))
+        if finished and selection.highlighted is None:
+            selection.highlighted = 0  # so that the first Space ticks a run
 
     def select_runs(self, run_ids: list[int]) -> None:
         """Tick ``run_ids`` in the run list (the table follows)."""
