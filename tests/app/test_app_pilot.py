@@ -13,6 +13,7 @@ from tests.app.conftest import REPO_CONFIGS
 from tests.app.rows import T0, add_points, add_run, metric_set, stored_config
 from xmr_tui.app.compare_tab import CompareTab
 from xmr_tui.app.compose_tab import ComposeTab
+from xmr_tui.app.errors import ErrorPanel
 from xmr_tui.app.live_tab import LiveTab
 from xmr_tui.app.main import XmrApp
 from xmr_tui.store.models import RunStatus
@@ -221,3 +222,21 @@ async def test_live_reads_other_process_steps(db_path, store, configs):
     assert "step 10/100" in status
     assert "500 samples/s" in status
     assert temperature_shown
+
+
+async def test_save_error_shows_panel(db_path, configs):
+    app = make_app(db_path, configs)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        app.query_one("#combo-name").value = "demo_learnable_temp"
+        app.query_one(ComposeTab).action_save_combo()
+        await settle(app, pilot)
+        panel = app.screen
+        message = str(panel.query_one("#error-message").render())
+        await pilot.press("escape")
+        await settle(app, pilot)
+        closed = not isinstance(app.screen, ErrorPanel)
+
+    assert isinstance(panel, ErrorPanel)
+    assert "already exists" in message
+    assert closed
