@@ -15,7 +15,7 @@ from xmr_tui.app.compare_tab import CompareTab
 from xmr_tui.app.compose_tab import ComposeTab
 from xmr_tui.app.errors import ErrorPanel
 from xmr_tui.app.live_tab import LiveTab
-from xmr_tui.app.main import XmrApp
+from xmr_tui.app.main import XmrApp, main
 from xmr_tui.store.models import RunStatus
 from xmr_tui.store.runs import list_runs
 
@@ -240,3 +240,12 @@ async def test_save_error_shows_panel(db_path, configs):
     assert isinstance(panel, ErrorPanel)
     assert "already exists" in message
     assert closed
+
+
+def test_main_reports_unreadable_store(tmp_path, capsys):
+    broken = tmp_path / "broken.db"
+    broken.write_text("not a database")
+    with pytest.raises(SystemExit) as raised:
+        main(["--db", str(broken)])
+    assert raised.value.code == 1
+    assert "cannot open the store" in capsys.readouterr().err

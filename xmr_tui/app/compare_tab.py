@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import DataTable, SelectionList, Static
+from textual.widgets.data_table import ColumnKey
 
 from xmr_tui.app.data import config_diff, load_compare, load_runs
 from xmr_tui.i18n import N_, _, translate_bindings
@@ -78,7 +79,8 @@ class CompareTab(Widget):
         table.add_column(_("runs"), key="runs")
         table.add_column(_("name"), key="name")
         for column in COMPARE_COLUMNS:
-            table.add_column(_(column.title), key=column.key)
+            # Two spaces keep room in the column width for the sort marker " ▼".
+            table.add_column(_(column.title) + "  ", key=column.key)
 
     # --- loading ---------------------------------------------------------------------------------
 
@@ -136,6 +138,9 @@ class CompareTab(Widget):
         table = self.query_one("#compare-table", DataTable)
         table.clear()
         column = COMPARE_COLUMNS[self.sort_column]
+        for each in COMPARE_COLUMNS:
+            marker = " ▼" if each is column else "  "
+            table.columns[ColumnKey(each.key)].label = Text(_(each.title) + marker)
         best = best_values_of(self.groups)
         for group in sorted(self.groups, key=lambda group: sort_value(group, column)):
             cells = [group.label, group.name]

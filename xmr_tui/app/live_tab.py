@@ -59,7 +59,7 @@ def curve_title(curve: str, values: str) -> str:
 
 
 def temperature_learned(run: Run) -> bool:
-    """Return whether the run learns τ (a fixed τ is logged too, but its flat curve says nothing)."""
+    """Return whether the run learns τ (a fixed τ is logged too, as a flat curve of no interest)."""
     return json.loads(run.config_json).get("similarity", {}).get("learnable", "fixed") != "fixed"
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from sqlalchemy.exc import SQLAlchemyError
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -28,6 +30,8 @@ from xmr_tui.app.live_tab import LiveTab
 from xmr_tui.app.queue_tab import QueueTab
 from xmr_tui.i18n import LANGUAGES, N_, _, set_language, translate_bindings
 from xmr_tui.store import Store
+from xmr_tui.store.database import default_db_path
+from xmr_tui.store.migrations import SchemaTooNewError
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +175,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="interface language (default: from LC_ALL, LC_MESSAGES or LANG)")
     args = parser.parse_args(argv)
     set_language(args.lang)
-    XmrApp(args.db).run()
+    try:
+        app = XmrApp(args.db)
+    except (SchemaTooNewError, SQLAlchemyError, OSError) as error:
+        reason = str(error).strip().splitlines()[0]
+        print(_("error: cannot open the store {path}: {error}; choose another file with --db").format(
+            path=args.db or default_db_path(), error=reason), file=sys.stderr)
+        raise SystemExit(1) from None
+    app.run()
 
 
 if __name__ == "__main__":
