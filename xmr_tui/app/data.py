@@ -122,7 +122,8 @@ def live_workers(db_path: Path) -> list[dict]:
     return _live_workers(db_path)
 
 
-def start_detached_worker(db_path: Path) -> subprocess.CompletedProcess:
-    """Run ``xmr worker --detach`` for ``db_path``; it returns once the worker is in the background."""
-    command = [sys.executable, "-m", "xmr_tui.cli.main", "worker", "--detach", "--db", str(db_path.resolve())]
+def start_detached_worker(db_path: Path, language: str) -> subprocess.CompletedProcess:
+    """Run ``xmr worker --detach`` for ``db_path``, which returns once the worker is in the background."""
+    command = [sys.executable, "-m", "xmr_tui.cli.main", "--lang", language, "worker", "--detach",
+               "--db", str(db_path.resolve())]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)

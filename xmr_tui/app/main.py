@@ -28,7 +28,7 @@ from xmr_tui.app.detail_tab import DetailTab
 from xmr_tui.app.errors import ErrorPanel, WorkerStartError
 from xmr_tui.app.live_tab import LiveTab
 from xmr_tui.app.queue_tab import QueueTab
-from xmr_tui.i18n import LANGUAGES, N_, _, set_language, translate_bindings
+from xmr_tui.i18n import LANGUAGES, N_, _, current_language, set_language, translate_bindings
 from xmr_tui.store import Store
 from xmr_tui.store.database import default_db_path
 from xmr_tui.store.migrations import SchemaTooNewError
@@ -128,7 +128,7 @@ class XmrApp(App):
 
     @work(thread=True, exclusive=True, group="start-worker")
     def start_worker(self) -> None:
-        result = start_detached_worker(self.store.path)
+        result = start_detached_worker(self.store.path, current_language())
         if result.returncode != 0:
             output = (result.stderr or result.stdout).strip() or f"exit status {result.returncode}"
             error = WorkerStartError(output, _("Run `xmr worker --detach --db {db}` in a shell to see the full "
