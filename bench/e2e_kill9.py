@@ -36,7 +36,9 @@ from xmr_tui.store import RunStatus, Store  # noqa: E402
 from xmr_tui.store.runs import events_of, get_run, list_runs, metrics_by_run, run_config, steps_of  # noqa: E402
 
 STEPS, LOG_EVERY, CHECKPOINT_EVERY = 150, 5, 25
-TINY = ["--set", "text.backbone=tiny-bert-zh", "--set", "image.image_size=32", "--set", f"train.steps={STEPS}",
+# use-m3 has fixed pretrained weights: the on-disk feature cache is keyed by the encoder configs, not
+# the seed, so a randomly initialised backbone (tiny-bert-zh) would share features across seeds.
+TINY = ["--set", "text.backbone=use-m3", "--set", "image.image_size=32", "--set", f"train.steps={STEPS}",
         "--set", "train.batch_size=8", "--set", "head.hidden_dim=64", "--set", "head.embed_dim=32",
         "--set", "eval.batch_size=16", "--set", f"train.log_every={LOG_EVERY}",
         "--set", f"train.checkpoint_every={CHECKPOINT_EVERY}"]
@@ -103,6 +105,8 @@ def main() -> int:
     options = parser.parse_args()
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="xmr-e2e-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    # Keep the feature cache inside the workdir: the workers (subprocesses) inherit the variable.
+    os.environ["XMR_CACHE"] = str(workdir / "cache")
     db = workdir / "experiments.db"
     dataset = write_toy_dataset(workdir / "toy")
     print(f"workdir {workdir}")

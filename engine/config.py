@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,17 @@ class DataConfig:
     train_split: str = field(default="train", metadata=_doc("split used for training"))
     eval_split: str = field(default="test", metadata=_doc("split encoded and scored after training"))
     num_workers: int = field(default=0, metadata=_doc(
-        "DataLoader worker processes for training batches (0 = load in the main process)"))
+        "DataLoader worker processes for training batches, also used to decode every image "
+        "when a split is first checked (0 = the main process)"))
+    format: Literal["auto", "cnclip", "plain"] = field(default="auto", metadata=_doc(
+        "dataset layout: `cnclip` ({split}_texts.jsonl + {split}_imgs.tsv or lmdb/), `plain` "
+        "(captions.jsonl/csv beside image files), or `auto` to detect it"))
+    resize_cache: int = field(default=0, metadata=_doc(
+        "side in pixels of an on-disk cache of resized images, built on first use, for datasets "
+        "whose images are slow to decode (0 = off; keep it at least image.image_size)"))
+    skip_bad: bool = field(default=False, metadata=_doc(
+        "leave out bad rows (missing images, undecodable images, empty captions, …) and report "
+        "how many; false rejects a dataset with any (`xmr data check` lists them)"))
 
 
 @dataclass
@@ -223,7 +234,7 @@ def _build_dataclass(cls: type, data: Any, path: str) -> Any:
 
 def _coerce(value: Any, hint: Any, path: str) -> Any:
     origin = typing.get_origin(hint)
-    if origin is Union:
+    if origin is Union or origin is types.UnionType:  # `str | None` is a UnionType, not a Union
         errors = []
         for option in typing.get_args(hint):
             try:
@@ -300,6 +311,7 @@ def _check_ranges(config: ExperimentConfig) -> None:
         ("loss.queue_size", config.loss.queue_size >= 1, "at least 1"),
         ("fusion.rerank_k", config.fusion.rerank_k >= 1, "at least 1"),
         ("data.num_workers", config.data.num_workers >= 0, "0 or more"),
+        ("data.resize_cache", config.data.resize_cache >= 0, "0 (off) or a side in pixels"),
     ]
     unfreeze = config.text.unfreeze_layers
     checks.append(("text.unfreeze_layers", unfreeze == "all" or unfreeze >= 0, "0 or more, or `all`"))

@@ -78,6 +78,8 @@ def feature_cache_key(model: CrossModalRetrievalModel, split: RetrievalSplit) ->
                 "mean": model.image_encoder.backbone.mean, "std": model.image_encoder.backbone.std}
     if image.weights and Path(image.weights).is_file():
         identity["weights_mtime"] = Path(image.weights).stat().st_mtime_ns
+    if has_random_weights(model):  # randomly initialised weights depend on the run's seed
+        identity["seed"] = model.config.train.seed
     digest.update(json.dumps(identity, sort_keys=True).encode())
     digest.update(json.dumps([(t.text_id, t.text) for t in split.texts], ensure_ascii=False).encode())
     digest.update(json.dumps(split.image_ids).encode())
@@ -86,6 +88,14 @@ def feature_cache_key(model: CrossModalRetrievalModel, split: RetrievalSplit) ->
         stat = Path(source).stat()
         digest.update(f"{Path(source).resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:24]
+
+
+def has_random_weights(model: CrossModalRetrievalModel) -> bool:
+    """Return True when a backbone's weights come from the seed rather than a checkpoint."""
+    text, image = model.config.text, model.config.image
+    text_random = text.backbone == "tiny-bert-zh" or (not text.pretrained and text.backbone != "use-m3")
+    image_random = not image.pretrained and not image.weights
+    return text_random or image_random
 
 
 def cached_split_features(model: CrossModalRetrievalModel, split: RetrievalSplit, transform: Callable,

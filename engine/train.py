@@ -20,7 +20,7 @@ import torch
 from engine.augment import IMAGE_AUGMENTATIONS, TEXT_AUGMENTATIONS
 from engine.checkpoint import TrainingState, capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from engine.config import ExperimentConfig, summary_line
-from engine.data.datasets import load_split
+from engine.data.datasets import data_warnings, load_split
 from engine.data.pipeline import Collator, PairDataset, PairIndex, StepBatchSampler, image_transform
 from engine.data.records import RetrievalSplit
 from engine.evaluate import score_embeddings
@@ -72,6 +72,8 @@ def run(config: ExperimentConfig, sink: RunSink | None = None, *, device: str | 
 
     train_split = load_split(config.data, config.data.train_split)
     eval_split = load_split(config.data, config.data.eval_split)
+    for message in data_warnings(train_split, eval_split):
+        sink.event("warning", message)
     model = CrossModalRetrievalModel(config).to(target)
     sink.event("info", f"device {target}; {len(train_split.texts)} train texts, "
                        f"{len(train_split.image_ids)} train images; summary: {summary}")

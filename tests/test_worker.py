@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ from xmr_tui import worker as worker_module
 from xmr_tui.store import RunStatus, Store, queue
 from xmr_tui.store.runs import artifacts_of, get_run, metrics_by_run, steps_of
 from xmr_tui.store.sink import StoreSink
-from xmr_tui.worker import Worker, WorkerOptions
+from xmr_tui.worker import Heartbeat, Worker, WorkerOptions
 
 NON_DETERMINISTIC = ("seconds", "samples_per_s", "ms_per_item", "peak_")
 
@@ -43,6 +46,7 @@ def store(tmp_path: Path) -> Store:
 
 
 def test_run_of_dead_worker_resumes_with_same_metrics(store: Store, tiny_config):
+    # Frozen backbones: the cached-feature path, with dropout in the heads drawing from the RNG.
     config = tiny_config(head={"dropout": 0.3}, train={"steps": 6, "log_every": 1, "checkpoint_every": 2})
     [queued] = queue.enqueue(store, [config])
     dead = queue.claim_next(store, "dead-worker", lease_seconds=0)
@@ -88,3 +92,45 @@ def test_non_finite_loss_fails_run_with_step(store: Store, tiny_config, monkeypa
     run = get_run(store, queued.id)
     assert run.status == RunStatus.failed
     assert run.error == message
+
+
+def test_heartbeat_renews_lease_during_long_step(store: Store, tiny_config):
+    queue.enqueue(store, [tiny_config()])
+    run = queue.claim_next(store, "worker-a", lease_seconds=0.6)
+    heartbeat = Heartbeat(store, run, lease_seconds=0.6)
+    heartbeat.start()
+
+    time.sleep(1.5)  # a step or an evaluation that outlasts the lease twice over
+
+    assert queue.requeue_expired(store) == []
+    heartbeat.stop()
+    assert not heartbeat.lost.is_set()
+
+
+def test_heartbeat_notices_cancelled_run(store: Store, tiny_config):
+    queue.enqueue(store, [tiny_config()])
+    run = queue.claim_next(store, "worker-a", lease_seconds=0.3)
+    heartbeat = Heartbeat(store, run, lease_seconds=0.3)
+    heartbeat.start()
+
+    queue.cancel_run(store, run.id)
+
+    assert heartbeat.lost.wait(timeout=2)
+    heartbeat.stop()
+
+
+def test_first_signal_stops_second_quits(store: Store):
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    worker = Worker(store, WorkerOptions(device="cpu"))
+    worker.install_signal_handlers()
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # Python runs signal handlers between bytecodes of the main thread
+        assert worker.stopping.is_set()
+
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)

@@ -188,9 +188,27 @@ def evaluation_note(groups: list[ReportGroup]) -> str:
             notes.add(f"{row.run.dataset} `{_eval_split(row.run)}` split: {m['t2i/queries']:.0f} caption queries × "
                       f"{m['t2i/gallery']:.0f} images; random-ranking t2i R@10 = {m.get('t2i/random_R@10', 0):.2f}, "
                       f"i2t R@10 = {m.get('i2t/random_R@10', 0):.2f}")
-    footer = ("\nMetrics in percent; repeated configs show mean ± sample standard deviation over seeds; "
-              "best value per column in bold.")
-    return "\n".join(sorted(notes)) + (footer if groups else "")
+    lines = sorted(notes)
+    scored = [group for group in groups if group.stat("t2i/R@10") and _positive(group.stat("t2i/random_R@10"))]
+    if scored:
+        best = max(scored, key=lambda group: group.stat("t2i/R@10").mean)
+        recall, random = best.stat("t2i/R@10").mean, best.stat("t2i/random_R@10").mean
+        lines.append(f"best t2i R@10: {_describe(best)} with {recall:.2f}, {recall / random:.1f}× its "
+                     "random-ranking value")
+    if groups:
+        lines.append("Metrics in percent; repeated configs show mean ± sample standard deviation over seeds; "
+                     "best value per column in bold.")
+    return "\n".join(lines)
+
+
+def _positive(stat: Stat | None) -> bool:
+    return stat is not None and stat.mean > 0
+
+
+def _describe(group: ReportGroup) -> str:
+    if "=" in group.label:  # a --group-by value
+        return group.label
+    return ("run " if len(group.rows) == 1 else "runs ") + group.label
 
 
 def _eval_split(run: Run) -> str:

@@ -20,6 +20,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
+
 from engine.checkpoint import CheckpointError
 from engine.config import ConfigError
 from engine.data.records import DatasetError
@@ -102,7 +104,14 @@ class Worker:
         log.info("worker %s started on %s (store %s)", self.worker_id, self.options.device or "auto", self.store.path)
         processed = 0
         while not self.stopping.is_set() and (max_runs is None or processed < max_runs):
-            claimed = queue.claim_next(self.store, self.worker_id, self.options.device, self.options.lease_seconds)
+            try:
+                claimed = queue.claim_next(self.store, self.worker_id, self.options.device,
+                                           self.options.lease_seconds)
+            except OperationalError as error:
+                log.warning("worker %s: claiming a run failed (%s); retrying in %.0fs", self.worker_id, error,
+                            self.options.poll_seconds)
+                self.stopping.wait(self.options.poll_seconds)
+                continue
             if claimed is None:
                 if drain:
                     break
@@ -114,10 +123,18 @@ class Worker:
         return processed
 
     def install_signal_handlers(self) -> None:
-        """Make SIGINT and SIGTERM stop the current run cleanly (call from the main thread)."""
+        """Make SIGINT and SIGTERM stop the current run cleanly; a second signal quits at once.
+
+        Call from the main thread. After a forced quit the run stays claimed until its lease
+        expires, and another worker then resumes it from its last checkpoint.
+        """
         def request_stop(signum: int, _frame) -> None:  # type: ignore[no-untyped-def]
-            log.warning("worker %s: %s received; stopping after the current step", self.worker_id,
-                        signal.Signals(signum).name)
+            name = signal.Signals(signum).name
+            if self.stopping.is_set():
+                log.warning("worker %s: second %s; quitting without a checkpoint", self.worker_id, name)
+                raise KeyboardInterrupt
+            log.warning("worker %s: %s received; stopping after the current step (send it again to quit "
+                        "at once)", self.worker_id, name)
             self.stopping.set()
 
         signal.signal(signal.SIGINT, request_stop)

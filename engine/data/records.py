@@ -6,7 +6,7 @@ linked to its matching gallery images, and a gallery whose images are decoded on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from PIL import Image
@@ -18,7 +18,7 @@ class DatasetError(ValueError):
     """A dataset on disk is missing, malformed or was never built."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a 100k-caption split is 100k of these
 class TextRecord:
     """One caption and the gallery images it describes."""
 
@@ -43,6 +43,7 @@ class RetrievalSplit:
     texts: list[TextRecord]
     image_ids: list[int]  # gallery order, as stored on disk
     images: ImageStore
+    skipped: dict[str, int] = field(default_factory=dict)  # problem kind -> rows left out (--skip-bad)
 
     def load_image(self, image_id: int) -> Image.Image:
         """Decode one gallery image as RGB."""

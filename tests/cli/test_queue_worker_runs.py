@@ -198,3 +198,23 @@ def test_every_command_has_help(command):
 
     assert result.exit_code == 0
     assert "Usage" in result.output
+
+
+def test_queue_add_sequence_records_its_name(db: Path, toy_dataset: Path, monkeypatch):
+    # A stand-in for engine.sequences: the loader returns (run name, config) pairs in order.
+    import sys
+    import types
+
+    def load_sequence(name, overrides):
+        base = {"name": f"{name}/start", "data": {"dataset": str(toy_dataset)}}
+        return [("start", config_from_dict(base)),
+                ("cls", config_from_dict({**base, "name": f"{name}/cls", "text": {"pooling": "cls"}}))]
+
+    monkeypatch.setitem(sys.modules, "engine.sequences", types.SimpleNamespace(load_sequence=load_sequence))
+
+    result = invoke("queue", "add", "--sequence", "text_side", "--db", str(db))
+
+    assert result.exit_code == 0, result.output
+    runs = store_runs.list_runs(Store(db))
+    assert [(run.name, run.sequence) for run in runs] == [("text_side/start", "text_side"),
+                                                          ("text_side/cls", "text_side")]

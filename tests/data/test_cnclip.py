@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from engine.data import cnclip
+from engine.data.problems import ProblemKind, ProblemLog
 from engine.data.records import DatasetError, TextRecord
 
 BOM = "\ufeff"
@@ -168,9 +169,9 @@ def test_duplicate_image_id_is_rejected(dataset: Path) -> None:
 
 def test_undecodable_image_names_its_id(dataset: Path) -> None:
     (dataset / "valid_imgs.tsv").write_bytes(b"10\t" + base64.b64encode(b"not an image") + b"\n")
-    split = cnclip.load_split(dataset, "valid")
+    split = cnclip.load_split(dataset, "valid", skip_bad=True)  # text 2 also lists the absent image 11
 
-    with pytest.raises(DatasetError, match="image_id 10: cannot decode image"):
+    with pytest.raises(DatasetError, match="image_id 10: invalid image"):
         split.load_image(10)
 
 
@@ -185,3 +186,14 @@ def test_written_split_reads_back_unchanged(tmp_path: Path) -> None:
     assert split.image_ids == [1, 2]
     assert split.load_image(1).getpixel((3, 0)) == (0, 0, 255)
     assert "猫，狗" in (tmp_path / "test_texts.jsonl").read_text(encoding="utf-8")
+
+
+def test_invalid_utf8_line_is_reported_alone(tmp_path: Path) -> None:
+    path = tmp_path / "valid_texts.jsonl"
+    path.write_bytes(b'{"text_id": 1, "text": "\xff"}\n' + '{"text_id": 2, "text": "好"}\n'.encode("utf-8"))
+    problems = ProblemLog()
+
+    records = cnclip.read_texts(path, problems)
+
+    assert [record.text_id for record in records] == [2]
+    assert str(problems.examples[ProblemKind.malformed_line][0]).startswith(f"{path}:1: invalid UTF-8")

@@ -58,3 +58,13 @@ def test_second_run_reads_features_from_disk(tiny_config, tmp_path, monkeypatch)
     assert len(files) == 2  # the train and test splits
     assert "eval/encode_seconds" in first and "eval/encode_seconds" not in second
     assert first["t2i/mAP"] == second["t2i/mAP"]
+
+
+def test_feature_cache_is_per_seed_for_random_backbones(tiny_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("XMR_CACHE", str(tmp_path))
+
+    run(tiny_config(train={"seed": 1}))
+    run(tiny_config(train={"seed": 2}))
+
+    # tiny-bert-zh is randomly initialised from the seed, so each seed has its own features.
+    assert len(list((tmp_path / "features").iterdir())) == 4

@@ -64,6 +64,7 @@ def test_claim_skips_runs_pinned_to_other_device(store: Store):
     queue.enqueue(store, configs(1), device="cuda:1")
 
     assert queue.claim_next(store, "worker-a", device="cuda:0") is None
+    assert queue.claim_next(store, "worker-auto", device=None) is None
     assert queue.claim_next(store, "worker-b", device="cuda:1") is not None
 
 

@@ -17,6 +17,8 @@ def run_command(
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: CUDA when available)"),
     db: Optional[Path] = DB_OPTION,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="log every engine message"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="leave out bad dataset rows and report how many "
+                                  "(sets data.skip_bad); without it a dataset with bad rows is rejected"),
 ) -> None:
     """Train and evaluate one config now, with a progress bar; the run is saved to the store."""
     from engine.config import load_config
@@ -25,12 +27,14 @@ def run_command(
     from xmr_tui.cli.progress import ProgressSink
     from xmr_tui.store import RunStatus
     from xmr_tui.store import runs as store_runs
+    from xmr_tui.store.datasets import resolve_dataset
     from xmr_tui.store.sink import StoreSink
 
     setup_logging(verbose)
     with one_line_errors():
-        resolved = load_config(config, overrides or [])
+        extra = ["data.skip_bad=true"] if skip_bad else []
         store = open_store(db)
+        resolved = resolve_dataset(store, load_config(config, [*(overrides or []), *extra]))
         record = store_runs.create_run(store, resolved, status=RunStatus.running, device=device)
         console.print(f"run {record.id}: [bold]{resolved.name}[/] {record.summary}", highlight=False)
         progress = ProgressSink(console)

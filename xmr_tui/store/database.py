@@ -31,18 +31,23 @@ def default_db_path() -> Path:
     return Path(os.environ.get("XMR_DB", DEFAULT_DB))
 
 
-def filesystem_type(path: Path) -> str | None:
-    """Return the filesystem type holding ``path`` from /proc/mounts (Linux), else None."""
+def filesystem_type(path: Path, mounts_file: Path = Path("/proc/mounts")) -> str | None:
+    """Return the type of the filesystem that contains ``path``, from /proc/mounts (Linux), else None."""
     try:
-        mounts = Path("/proc/mounts").read_text().splitlines()
+        mounts = mounts_file.read_text().splitlines()
     except OSError:
         return None
-    target = str(path.resolve().parent)
-    best, kind = "", None
+    target = path.resolve().parent
+    best, kind = None, None
     for line in mounts:
         parts = line.split()
-        if len(parts) >= 3 and target.startswith(parts[1]) and len(parts[1]) > len(best):
-            best, kind = parts[1], parts[2]
+        if len(parts) < 3:
+            continue
+        # /proc/mounts writes a space in a mount point as \040.
+        mount_point = Path(parts[1].replace("\\040", " "))
+        # A mount point must contain the target as a whole path (/work is not above /workspace).
+        if target.is_relative_to(mount_point) and (best is None or len(mount_point.parts) > len(best.parts)):
+            best, kind = mount_point, parts[2]
     return kind
 
 
@@ -98,7 +103,7 @@ class Store:
 
     @property
     def runs_dir(self) -> Path:
-        """Return the folder beside the database that holds each run's checkpoints."""
+        """Return the folder beside the database that contains each run's checkpoints."""
         return self.path.resolve().parent / "runs"
 
     def run_dir(self, run_id: int) -> Path:

@@ -14,6 +14,8 @@ from typing import Callable
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
+from xmr_tui.store.datasets import add_dataset_table
+
 from xmr_tui.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 log = logging.getLogger(__name__)
@@ -106,7 +108,7 @@ def add_run_sequence(connection: Connection) -> None:
     connection.exec_driver_sql("ALTER TABLE run ADD COLUMN sequence VARCHAR")
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [create_schema_v1, add_run_sequence]
+MIGRATIONS: list[Callable[[Connection], None]] = [create_schema_v1, add_run_sequence, add_dataset_table]
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -44,16 +44,17 @@ def enqueue(store: Store, configs: list[ExperimentConfig], *, sequence: str | No
 
 def claim_next(store: Store, worker_id: str, device: str | None = None,
                lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Run | None:
-    """Claim the oldest queued run for ``device`` (runs pinned to no device match any); None if none.
+    """Claim the oldest queued run that is pinned to ``device`` or to no device; None if there is none.
 
-    Expired leases are re-queued first, in the same transaction.
+    A worker without a device (``device=None``) only takes unpinned runs. Expired leases are
+    re-queued first, in the same transaction.
     """
     now = utcnow()
     with store.write() as session:
         _requeue_expired(session, now)
-        query = select(Run).where(Run.status == RunStatus.queued).order_by(col(Run.id)).limit(1)
-        if device is not None:
-            query = query.where(or_(col(Run.device).is_(None), Run.device == device))
+        allowed = [col(Run.device).is_(None)] + ([Run.device == device] if device is not None else [])
+        query = (select(Run).where(Run.status == RunStatus.queued, or_(*allowed))
+                 .order_by(col(Run.id)).limit(1))
         run = session.exec(query).first()
         if run is None:
             return None

@@ -1,9 +1,9 @@
 """Reading and writing runs: create, record steps/metrics/events/checkpoints, finish, list.
 
 Every write takes an optional fencing token. A worker passes the token it claimed the run
-with; the write then checks, inside its own IMMEDIATE transaction, that the run is still
-``running`` under that token, and raises ``LeaseLostError`` otherwise. A worker whose lease
-expired (and whose run another worker may now own) therefore cannot overwrite anything.
+with. The write then checks, inside its own IMMEDIATE transaction, that the run is still
+``running`` under that token, and raises ``LeaseLostError`` otherwise. So a worker whose lease
+expired, and whose run another worker may now own, cannot overwrite anything.
 """
 
 from __future__ import annotations
