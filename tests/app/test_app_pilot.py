@@ -249,3 +249,18 @@ def test_main_reports_unreadable_store(tmp_path, capsys):
         main(["--db", str(broken)])
     assert raised.value.code == 1
     assert "cannot open the store" in capsys.readouterr().err
+
+
+async def test_compose_keeps_unregistered_backbone(db_path, store, configs):
+    preset = configs / "hf_backbone.yaml"
+    preset.write_text("extends: demo_baseline.yaml\ntext: {backbone: bert-base-chinese}\n")
+    app = make_app(db_path, configs)
+    async with app.run_test(size=(100, 30)) as pilot:
+        compose = app.query_one(ComposeTab)
+        compose.load_preset(preset)
+        await settle(app, pilot)
+        shown = app.query_one("#axis-text-backbone").value
+        summary = str(app.query_one("#summary").render())
+
+    assert shown == "bert-base-chinese"
+    assert "text=bert-base-chinese" in summary

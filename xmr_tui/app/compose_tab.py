@@ -105,7 +105,12 @@ class ComposeTab(Widget):
             for axis in self.axes:
                 value = get_value(tree, axis.key)
                 select = self.query_one(f"#{axis_id(axis)}", Select)
-                select.value = value if value in axis.options else Select.BLANK
+                choices = [(option_label(option), option) for option in axis.options]
+                if value not in axis.options:
+                    # A backbone given by Hugging Face or timm name rather than a registered one.
+                    choices.append((option_label(value), value))
+                select.set_options(choices)
+                select.value = value
         self.show_validation()
 
     def set_axis(self, key: str, value: Any) -> None:
@@ -137,7 +142,7 @@ class ComposeTab(Widget):
     @on(Select.Changed, ".axis-row Select")
     def on_axis_changed(self, event: Select.Changed) -> None:
         """Record the new axis value and validate again."""
-        if self.composition is None or event.value is Select.BLANK:
+        if self.composition is None or event.value is Select.NULL:
             return
         key = next(axis.key for axis in self.axes if axis_id(axis) == event.select.id)
         self.composition.overrides[key] = event.value
