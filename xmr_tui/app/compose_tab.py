@@ -38,7 +38,7 @@ class ComposeTab(Widget):
     ComposeTab #compose-head { height: 1; }
     ComposeTab #compose-head Label { width: 8; }
     ComposeTab #preset { width: 1fr; }
-    ComposeTab #summary { height: auto; max-height: 3; color: $text-muted; }
+    ComposeTab #summary { height: auto; max-height: 6; color: $text-muted; }
     ComposeTab #config-error { height: auto; color: $error; }
     ComposeTab #axes { height: 1fr; border-top: solid $primary-darken-2; }
     ComposeTab .axis-row { height: 1; }
@@ -75,7 +75,8 @@ class ComposeTab(Widget):
                 with Horizontal(classes="axis-row"):
                     yield Label(axis.key)
                     choices = [(option_label(value), value) for value in axis.options]
-                    yield Select(choices, id=axis_id(axis), allow_blank=True, compact=True, tooltip=axis.doc)
+                    yield Select(choices, id=axis_id(axis), allow_blank=True, compact=True, tooltip=axis.doc,
+                                 prompt="–")
         with Horizontal(id="compose-actions"):
             yield Input(placeholder=_("name"), id="combo-name", compact=True)
             yield Input("3", id="seed-count", type="integer", compact=True, tooltip=_("number of seeds"))
