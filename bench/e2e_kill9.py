@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from typer.testing import CliRunner  # noqa: E402
 
+from engine.metrics import is_measurement
 from engine.train import run as train_run  # noqa: E402
 from tests.fixtures import write_toy_dataset  # noqa: E402
 from xmr_tui.cli.main import app  # noqa: E402
@@ -43,7 +44,6 @@ TINY = ["--set", "text.backbone=use-m3", "--set", "image.image_size=32", "--set"
         "--set", "eval.batch_size=16", "--set", f"train.log_every={LOG_EVERY}",
         "--set", f"train.checkpoint_every={CHECKPOINT_EVERY}"]
 LEASE_SECONDS = 8
-NON_DETERMINISTIC = ("seconds", "samples_per_s", "ms_per_item", "peak_")
 
 
 def xmr(*args: str) -> str:
@@ -178,7 +178,7 @@ def report(store: Store, db: Path, workdir: Path, trained: list[int], victim: in
 def compare_with_uninterrupted(store: Store, victim: int) -> list[str]:
     stored = metrics_by_run(store, [victim])[victim]
     reference = train_run(run_config(get_run(store, victim)), device="cpu").metrics
-    keys = sorted(k for k in reference if not any(part in k for part in NON_DETERMINISTIC))
+    keys = sorted(k for k in reference if not is_measurement(k))
     mismatched = [k for k in keys if stored.get(k) != reference[k]]
     print(f"run {victim} vs an uninterrupted run of the same config and seed: {len(keys) - len(mismatched)} of "
           f"{len(keys)} metrics identical; t2i/R@1 {stored.get('t2i/R@1')} vs {reference['t2i/R@1']}, "

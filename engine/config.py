@@ -173,6 +173,29 @@ class AugmentConfig:
 class EvalConfig:
     index: str = field(default="exact", metadata=_doc("retrieval index", registry="index"))
     batch_size: int = field(default=256, metadata=_doc("items per encoding batch at evaluation"))
+    top_k: int = field(default=100, metadata=_doc(
+        "candidates per query that a FAISS index returns and that `rerank` re-scores; a relevant "
+        "item outside them counts as not retrieved"))
+    rerank: str = field(default="none", metadata=_doc(
+        "re-scorer applied to each query's top_k candidates (`none` keeps the index's order)",
+        registry="rescorer"))
+    ivf_nlist: int = field(default=0, metadata=_doc(
+        "`faiss_ivfpq`: inverted lists (k-means cells); 0 = the power of two nearest √gallery"))
+    ivf_nprobe: int = field(default=0, metadata=_doc(
+        "`faiss_ivfpq`: lists visited per query; 0 = nlist / 32, at least 1"))
+    pq_m: int = field(default=0, metadata=_doc(
+        "`faiss_ivfpq`: sub-quantizers per vector, a divisor of the embedding width; "
+        "0 = the largest divisor not above min(64, width / 16)"))
+    pq_nbits: int = field(default=0, metadata=_doc(
+        "`faiss_ivfpq`: bits per sub-quantizer code, 1 to 16; 0 = 8, fewer when the training "
+        "sample is below 39 × 256 vectors"))
+    index_train_size: int = field(default=0, metadata=_doc(
+        "`faiss_ivfpq`: gallery vectors sampled to train the quantizers; 0 = min(gallery, "
+        "max(64 × nlist, 39 × 2^nbits))"))
+    chunk_mb: int = field(default=256, metadata=_doc(
+        "memory budget in MiB for one block of exact query × gallery scores"))
+    latency_queries: int = field(default=200, metadata=_doc(
+        "queries searched one at a time to measure latency p50/p95 (0 = skip)"))
 
 
 @dataclass
@@ -312,6 +335,14 @@ def _check_ranges(config: ExperimentConfig) -> None:
         ("fusion.rerank_k", config.fusion.rerank_k >= 1, "at least 1"),
         ("data.num_workers", config.data.num_workers >= 0, "0 or more"),
         ("data.resize_cache", config.data.resize_cache >= 0, "0 (off) or a side in pixels"),
+        ("eval.top_k", config.eval.top_k >= 1, "at least 1"),
+        ("eval.ivf_nlist", config.eval.ivf_nlist >= 0, "0 (auto) or more"),
+        ("eval.ivf_nprobe", config.eval.ivf_nprobe >= 0, "0 (auto) or more"),
+        ("eval.pq_m", config.eval.pq_m >= 0, "0 (auto) or more"),
+        ("eval.pq_nbits", 0 <= config.eval.pq_nbits <= 16, "0 (auto) or 1 to 16"),
+        ("eval.index_train_size", config.eval.index_train_size >= 0, "0 (auto) or more"),
+        ("eval.chunk_mb", config.eval.chunk_mb >= 1, "at least 1"),
+        ("eval.latency_queries", config.eval.latency_queries >= 0, "0 or more"),
     ]
     unfreeze = config.text.unfreeze_layers
     checks.append(("text.unfreeze_layers", unfreeze == "all" or unfreeze >= 0, "0 or more, or `all`"))
@@ -429,6 +460,12 @@ def summary_line(config: ExperimentConfig) -> str:
         extras.append("grad_ckpt")
     augment = f"aug={config.augment.image}/{config.augment.text}"
     parts = [text_part, image_part, head_part, f"fusion={config.fusion.kind}", f"sim={sim.kind}", temp,
-             loss, optim, augment, f"index={config.eval.index}",
+             loss, optim, augment, f"index={_index_part(config.eval)}",
              f"steps={config.train.steps}x{config.train.batch_size}", f"seed={config.train.seed}", *extras]
     return " ".join(parts)
+
+
+def _index_part(config: EvalConfig) -> str:
+    if config.rerank == "none":
+        return config.index
+    return f"{config.index}+rerank:{config.rerank}@{config.top_k}"

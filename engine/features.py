@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -29,6 +30,8 @@ class SplitFeatures:
 
     text: torch.Tensor   # [texts, text feature width]
     image: torch.Tensor  # [images, image feature width]
+    text_seconds: float = 0.0   # wall time of the text backbone pass, tokenising included
+    image_seconds: float = 0.0  # wall time of the image backbone pass, decoding and resizing included
 
 
 @torch.no_grad()
@@ -58,11 +61,15 @@ def encode_split_features(model: CrossModalRetrievalModel, split: RetrievalSplit
     was_training = model.training
     model.eval()
     try:
+        started = time.perf_counter()
         text = encode_text_features(model, [t.text for t in split.texts], batch_size, device)
+        text_done = time.perf_counter()
         image = encode_image_features(model, split, transform, batch_size, device)
+        image_done = time.perf_counter()
     finally:
         model.train(was_training)
-    return SplitFeatures(text=text, image=image)
+    return SplitFeatures(text=text, image=image, text_seconds=text_done - started,
+                         image_seconds=image_done - text_done)
 
 
 def feature_cache_dir() -> Path:

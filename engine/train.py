@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-
-import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ from engine.features import SplitFeatures, cached_split_features, encode_split_f
 from engine.losses import NEGATIVES
 from engine.models.model import CrossModalRetrievalModel
 from engine.optim import OPTIMIZERS, SCHEDULERS
+from engine.profiling import PeakMemory, peak_rss_mb
 from engine.reproducibility import generator, seed_everything, worker_init
 from engine.sink import PrintSink, RunSink, StepRecord
 
@@ -84,13 +83,18 @@ def run(config: ExperimentConfig, sink: RunSink | None = None, *, device: str | 
         trainer.load_state(load_checkpoint(resume_from, config.config_hash()))
         sink.event("info", f"resumed from {resume_from} at step {trainer.step}")
     sink.start(summary, config.train.steps)
-    trainer.fit()
+    setup_peak_mb = peak_rss_mb()  # loading data and backbones, before the phases reset the peak
+    with PeakMemory(target) as training:
+        trainer.fit()
     metrics = dict(trainer.measurements)
+    metrics.update(training.metrics("train"))
     if not trainer.stopped_early:
-        metrics.update(evaluate_model(config, model, eval_split, target))
-        metrics["peak_rss_mb"] = peak_rss_mb()
+        with PeakMemory(target) as evaluation:
+            metrics.update(evaluate_model(config, model, eval_split, target))
+        metrics.update(evaluation.metrics("eval"))
+        metrics["peak_rss_mb"] = max(setup_peak_mb, training.rss_mb, evaluation.rss_mb)
         if target.type == "cuda":
-            metrics["peak_gpu_mb"] = torch.cuda.max_memory_allocated(target) / 2**20
+            metrics["peak_gpu_mb"] = max(training.gpu_mb or 0.0, evaluation.gpu_mb or 0.0)
         sink.metrics(metrics)
     sink.close()
     return RunResult(config.config_hash(), summary, trainer.step, trainer.stopped_early, metrics)
@@ -112,17 +116,14 @@ def evaluate_model(config: ExperimentConfig, model: CrossModalRetrievalModel, sp
     if not hit:  # a cache hit measures a file read, not the encoders
         metrics["eval/encode_seconds"] = encoded - started
         metrics["eval/encode_ms_per_item"] = 1000 * (encoded - started) / max(1, len(text) + len(image))
+        metrics["eval/encode_text_ms_per_item"] = 1000 * features.text_seconds / max(1, len(text))
+        metrics["eval/encode_image_ms_per_item"] = 1000 * features.image_seconds / max(1, len(image))
     return metrics
 
 
 def eval_transform(config: ExperimentConfig, model: CrossModalRetrievalModel):
     backbone = model.image_encoder.backbone
     return image_transform(config.image.image_size, backbone.mean, backbone.std)
-
-
-def peak_rss_mb() -> float:
-    """Return this process's peak resident memory in MiB (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 @dataclass
@@ -132,7 +133,6 @@ class TrainingProgress:
     window_loss: float = 0.0        # summed mean losses of the steps since the last StepRecord
     window_steps: int = 0
     seconds_before: float = 0.0     # training seconds before the current timing window (earlier attempts too)
-
 
 class Trainer:
     """The optimisation loop of one run: batches, loss, optimizer, schedule and reporting."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.metrics import is_measurement
 from engine.sink import StepRecord
 from engine.train import NonFiniteLossError
 from engine.train import run as train_run
@@ -18,7 +19,6 @@ from xmr_tui.store.runs import artifacts_of, get_run, metrics_by_run, steps_of
 from xmr_tui.store.sink import StoreSink
 from xmr_tui.worker import Heartbeat, Worker, WorkerOptions
 
-NON_DETERMINISTIC = ("seconds", "samples_per_s", "ms_per_item", "peak_")
 
 
 class WorkerCrash(Exception):
@@ -37,7 +37,7 @@ class CrashingSink(StoreSink):
 
 
 def deterministic(metrics: dict[str, float]) -> dict[str, float]:
-    return {k: v for k, v in metrics.items() if not any(part in k for part in NON_DETERMINISTIC)}
+    return {k: v for k, v in metrics.items() if not is_measurement(k)}
 
 
 @pytest.fixture

@@ -36,6 +36,10 @@ METRIC_COLUMNS = [
     Column("loss best", "train/loss_best", higher_is_better=False, digits=4),
     Column("loss last", "train/loss_last", higher_is_better=False, digits=4),
     Column("train s", "train/seconds", higher_is_better=False, digits=1),
+    Column("t2i p50 ms", "t2i/latency_p50_ms", higher_is_better=False, digits=3),
+    Column("t2i p95 ms", "t2i/latency_p95_ms", higher_is_better=False, digits=3),
+    Column("index MiB", "eval/index_memory_mb", higher_is_better=False, digits=1),
+    Column("peak MiB", "peak_rss_mb", higher_is_better=False, digits=0),
 ]
 
 
