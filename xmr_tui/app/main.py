@@ -1,80 +1,188 @@
-"""``xmr-tui``: the Textual dashboard. Run ``xmr-tui [--db FILE]``.
+"""``xmr-tui``: the Textual dashboard. Run ``xmr-tui [--db FILE] [--lang en|zh]``.
 
-This first screen lists the runs in the store with their status and headline metrics and
-refreshes every few seconds; store reads run in a worker thread so the UI never blocks.
+Five tabs (Compose, Queue, Live, Compare, Run detail), each in its own module. The dashboard
+never trains: it queues runs in the store and reads back what the worker writes. Store reads
+run in thread workers on a timer, so the interface stays responsive while a worker trains.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
+from sqlalchemy.exc import SQLAlchemyError
 from textual import work
 from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Footer, Header
+from textual.binding import Binding
+from textual.widgets import Footer, Header, TabbedContent, TabPane
 
+from xmr_tui.app.commands import XmrCommands
+from xmr_tui.app.compare_tab import CompareTab
+from xmr_tui.app.compose_tab import ComposeTab
+from xmr_tui.app.data import Clock, start_detached_worker
+from xmr_tui.app.detail_tab import DetailTab
+from xmr_tui.app.errors import ErrorPanel, WorkerStartError
+from xmr_tui.app.live_tab import LiveTab
+from xmr_tui.app.queue_tab import QueueTab
+from xmr_tui.i18n import LANGUAGES, N_, _, current_language, set_language, translate_bindings
 from xmr_tui.store import Store
-from xmr_tui.store.runs import list_runs, metrics_by_run
+from xmr_tui.store.database import default_db_path
+from xmr_tui.store.migrations import SchemaTooNewError
 
-COLUMNS = ("run", "name", "status", "steps", "t2i R@1", "t2i R@10", "i2t R@1", "i2t R@10", "MR")
+log = logging.getLogger(__name__)
+
+TABS = ("compose", "queue", "live", "compare", "detail")
 
 
-class RunsApp(App):
-    """Lists the store's runs; ``r`` refreshes, ``q`` quits."""
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class XmrApp(App):
+    """The dashboard over one experiment store."""
 
     TITLE = "xmr"
-    BINDINGS = [("r", "refresh", "Refresh"), ("q", "quit", "Quit")]
+    AUTO_FOCUS = None  # the active tab focuses its first control (on_tabbed_content_tab_activated)
+    CSS_PATH = "main.tcss"
+    COMMANDS = App.COMMANDS | {XmrCommands}
+    BINDINGS = [
+        # Function keys switch tabs even while a menu or text box has focus (they type nothing).
+        Binding("f1", "show_tab('compose')", N_("Compose"), show=False, priority=True),
+        Binding("f2", "show_tab('queue')", N_("Queue"), show=False, priority=True),
+        Binding("f3", "show_tab('live')", N_("Live"), show=False, priority=True),
+        Binding("f4", "show_tab('compare')", N_("Compare"), show=False, priority=True),
+        Binding("f5", "show_tab('detail')", N_("Run detail"), show=False, priority=True),
+        Binding("ctrl+r", "refresh_store", N_("Refresh")),
+        Binding("ctrl+q", "quit", N_("Quit")),
+    ]
 
-    def __init__(self, db: Path | None = None) -> None:
+    def __init__(self, db: Path | None = None, *, configs: Path | None = None, clock: Clock = utc_now,
+                 refresh_seconds: float | None = 2.0) -> None:
         super().__init__()
-        self.db = db
+        translate_bindings(self)
+        self.store = Store(db)
+        self.configs = configs
+        self.clock = clock
+        self.refresh_seconds = refresh_seconds
+        self.worker_count: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        with TabbedContent(id="tabs"):
+            with TabPane(f"F1 {_('Compose')}", id="compose"):
+                yield ComposeTab(self.configs)
+            with TabPane(f"F2 {_('Queue')}", id="queue"):
+                yield QueueTab()
+            with TabPane(f"F3 {_('Live')}", id="live"):
+                yield LiveTab()
+            with TabPane(f"F4 {_('Compare')}", id="compare"):
+                yield CompareTab()
+            with TabPane(f"F5 {_('Run detail')}", id="detail"):
+                yield DetailTab()
         yield Footer()
 
     def on_mount(self) -> None:
-        """Set up the table and start periodic refreshes."""
-        self.query_one(DataTable).add_columns(*COLUMNS)
-        self.action_refresh()
-        self.set_interval(3.0, self.action_refresh)
+        """Load the store once and then on a timer."""
+        self.sub_title = str(self.store.path)
+        self.refresh_store()
+        if self.refresh_seconds:
+            self.set_interval(self.refresh_seconds, self.refresh_store)
 
-    def action_refresh(self) -> None:
-        """Reload the runs from the store in a worker thread."""
-        self.load_rows()
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Focus the first control of the new tab, so its key bindings show in the footer."""
+        if event.pane.id != self.query_one(TabbedContent).active:
+            return  # a late event of a tab that is no longer shown
+        focusable = [widget for widget in event.pane.query("*") if widget.focusable]
+        if focusable:
+            focusable[0].focus()
 
-    @work(thread=True, exclusive=True)
-    def load_rows(self) -> None:
-        store = Store(self.db)
-        try:
-            runs = list_runs(store)
-            metrics = metrics_by_run(store, [run.id for run in runs])
-        finally:
-            store.close()
-        rows = [_row(run, metrics[run.id]) for run in runs]
-        self.call_from_thread(self._show, rows)
+    def on_unmount(self) -> None:
+        """Close the store's connections."""
+        self.store.close()
 
-    def _show(self, rows: list[tuple[str, ...]]) -> None:
-        table = self.query_one(DataTable)
-        table.clear()
-        for row in rows:
-            table.add_row(*row)
+    def refresh_store(self) -> None:
+        """Start the store reads of every tab (each in its own thread worker)."""
+        self.query_one(QueueTab).reload()
+        self.query_one(LiveTab).reload()
+        self.query_one(CompareTab).reload()
+        self.query_one(DetailTab).reload()
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def action_show_tab(self, tab: str) -> None:
+        """Switch to ``tab``."""
+        self.query_one(TabbedContent).active = tab
+
+    def action_refresh_store(self) -> None:
+        """Read the store now."""
+        self.refresh_store()
+
+    def action_start_worker(self) -> None:
+        """Start ``xmr worker --detach`` for this store."""
+        self.notify(_("Starting a background worker…"))
+        self.start_worker()
+
+    @work(thread=True, exclusive=True, group="start-worker")
+    def start_worker(self) -> None:
+        result = start_detached_worker(self.store.path, current_language())
+        if result.returncode != 0:
+            output = (result.stderr or result.stdout).strip() or f"exit status {result.returncode}"
+            error = WorkerStartError(output, _("Run `xmr worker --detach --db {db}` in a shell to see the full "
+                                               "output.").format(db=self.store.path))
+            self.call_from_thread(self.show_error, _("The worker did not start"), str(error), error.hint)
+            return
+        self.call_from_thread(self.notify, result.stdout.strip() or _("Worker started."))
+        self.call_from_thread(self.refresh_store)
+
+    def show_detail(self, run_id: int) -> None:
+        """Open ``run_id`` in the Run detail tab."""
+        self.query_one(DetailTab).show_run(run_id)
+        self.action_show_tab("detail")
+
+    def show_error(self, title: str, message: str, hint: str = "") -> None:
+        """Show one error panel with what failed and what to do next."""
+        log.warning("%s: %s", title, message)
+        self.push_screen(ErrorPanel(title, message, hint))
+
+    def palette_actions(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """Return (title, help, callback) of every action, for the command palette."""
+        compose, queue, compare = self.query_one(ComposeTab), self.query_one(QueueTab), self.query_one(CompareTab)
+        actions = [(_("Go to {tab}").format(tab=_(title)), _("Switch tab"), lambda tab=tab: self.action_show_tab(tab))
+                   for tab, title in zip(TABS, ("Compose", "Queue", "Live", "Compare", "Run detail"))]
+        actions += [
+            (_("Queue run"), _("Queue one run of the composition"), compose.action_queue_run),
+            (_("Queue seeds"), _("Queue one run per seed"), compose.action_queue_seeds),
+            (_("Save combo"), _("Save the composition under configs/"), compose.action_save_combo),
+            (_("Cancel run"), _("Cancel the run selected in the Queue tab"), queue.action_cancel_run),
+            (_("Retry run"), _("Queue the selected failed or cancelled run again"), queue.action_retry_run),
+            (_("Start worker"), _("Start xmr worker --detach for this store"), self.action_start_worker),
+            (_("Sort"), _("Sort the compare table by the next column"), compare.action_sort_next),
+            (_("Export markdown"), _("Write the compare table to a markdown file"), compare.action_export),
+            (_("Refresh"), _("Read the store now"), self.action_refresh_store),
+        ]
+        return actions
 
 
-def _row(run, metrics: dict[str, float]) -> tuple[str, ...]:
-    def metric(key: str) -> str:
-        return f"{metrics[key]:.2f}" if key in metrics else "–"
-
-    return (str(run.id), run.name, run.status.value, f"{run.steps_done}/{run.steps_total}",
-            metric("t2i/R@1"), metric("t2i/R@10"), metric("i2t/R@1"), metric("i2t/R@10"), metric("mean_recall"))
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Parse ``--db`` and ``--lang`` and run the dashboard."""
     parser = argparse.ArgumentParser(prog="xmr-tui", description="xmr dashboard")
     parser.add_argument("--db", type=Path, default=None, help="experiment store (default: $XMR_DB or ./experiments.db)")
-    args = parser.parse_args()
-    RunsApp(args.db).run()
+    parser.add_argument("--lang", choices=LANGUAGES, default=None,
+                        help="interface language (default: from LC_ALL, LC_MESSAGES or LANG)")
+    args = parser.parse_args(argv)
+    set_language(args.lang)
+    try:
+        app = XmrApp(args.db)
+    except (SchemaTooNewError, SQLAlchemyError, OSError) as error:
+        reason = str(error).strip().splitlines()[0]
+        print(_("error: cannot open the store {path}: {error}; choose another file with --db").format(
+            path=args.db or default_db_path(), error=reason), file=sys.stderr)
+        raise SystemExit(1) from None
+    app.run()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from xmr_tui.i18n import _
+
 console = Console()
 error_console = Console(stderr=True)
 
@@ -46,7 +48,7 @@ def one_line_errors() -> Iterator[None]:
         yield
     except user_errors() as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        error_console.print(f"[bold red]{_('error:')}[/] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -77,5 +79,5 @@ def parse_ids(text: str, option: str) -> list[int]:
 
 
 def exit_interrupted() -> None:
-    error_console.print("interrupted")
+    error_console.print(_("interrupted"))
     sys.exit(130)

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from xmr_tui.cli.common import DB_OPTION, CliError, console, one_line_errors, open_store, parse_ids
+from xmr_tui.i18n import _
 
 app = typer.Typer(help="Queue runs for `xmr worker`, list, cancel and retry them.", no_args_is_help=True)
 
@@ -41,8 +42,10 @@ def add(
         store = open_store(db)
         queued = enqueue(store, configs, sequence=sequence, device=device, max_attempts=max_attempts)
     for run in queued:
-        console.print(f"queued run {run.id}: [bold]{run.name}[/] seed {run.seed}", highlight=False)
-    console.print(f"{len(queued)} run(s) queued in {store.path}; start a worker with `xmr worker`", highlight=False)
+        console.print(_("queued run {id}: [bold]{name}[/] seed {seed}").format(id=run.id, name=run.name, seed=run.seed),
+                      highlight=False)
+    console.print(_("{count} run(s) queued in {db}; start a worker with `xmr worker`").format(
+        count=len(queued), db=store.path), highlight=False)
 
 
 def _combo_configs(combo: str | None, overrides: list[str]) -> list:

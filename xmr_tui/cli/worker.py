@@ -22,6 +22,7 @@ import typer
 from rich.table import Table
 
 from xmr_tui.cli.common import DB_OPTION, CliError, console, one_line_errors, open_store
+from xmr_tui.i18n import _
 
 app = typer.Typer(help="Train queued runs; show and stop background workers.")
 
@@ -64,7 +65,8 @@ def _serve(store, device: str | None, once: bool, max_runs: int | None,  # type:
         processed = runner.serve(drain=once, max_runs=max_runs)
     finally:
         record.unlink(missing_ok=True)
-    console.print(f"worker {runner.worker_id} processed {processed} run(s)", highlight=False)
+    console.print(_("worker {id} processed {count} run(s)").format(id=runner.worker_id, count=processed),
+                  highlight=False)
 
 
 def _setup_worker_logging() -> None:
@@ -130,8 +132,9 @@ def _check_device_free(db_path: Path, device: str | None) -> None:
         return
     for record in _live_workers(db_path):
         if record.get("device") == device:
-            raise CliError(f"worker pid {record['pid']} already uses {device}; stop it with "
-                           f"`xmr worker stop --pid {record['pid']}` or choose another --device")
+            raise CliError(_("worker pid {pid} already uses {device}; stop it with "
+                             "`xmr worker stop --pid {pid}` or choose another --device").format(
+                pid=record["pid"], device=device))
 
 
 def _worker_arguments(device: str | None, once: bool, max_runs: int | None, lease_seconds: float,
@@ -158,8 +161,10 @@ def _start_detached(db_path: Path, arguments: list[str]) -> None:
             env={**os.environ, "XMR_WORKER_LOG": str(log_path)})
     time.sleep(1.0)
     if process.poll() is not None:
-        raise CliError(f"the detached worker exited at once with status {process.returncode}; see {log_path}")
-    console.print(f"worker started in the background: pid {process.pid}, log {log_path}", highlight=False,
+        raise CliError(_("the detached worker exited at once with status {status}; see {log}").format(
+            status=process.returncode, log=log_path))
+    console.print(_("worker started in the background: pid {pid}, log {log}").format(pid=process.pid, log=log_path),
+                  highlight=False,
                   soft_wrap=True)
 
 
@@ -176,7 +181,7 @@ def status(db: Optional[Path] = DB_OPTION) -> None:
         records = _live_workers(store.path)
         running = {run.claimed_by: run for run in list_runs(store, statuses=[RunStatus.running])}
     if not records:
-        console.print(f"no workers are running for {store.path}; start one with `xmr worker --detach`",
+        console.print(_("no workers are running for {db}; start one with `xmr worker --detach`").format(db=store.path),
                       highlight=False)
         return
     table = Table(title="workers")
@@ -210,6 +215,7 @@ def stop(
             time.sleep(0.2)
         left = [str(r["pid"]) for r in records if _alive(r["pid"])]
         if left:
-            raise CliError(f"worker pid {', '.join(left)} did not stop within {timeout:.0f}s; "
-                           "wait longer or kill it (its run is re-queued when the lease expires)")
-    console.print(f"stopped {len(records)} worker(s)", highlight=False)
+            raise CliError(_("worker pid {pids} did not stop within {seconds:.0f}s; wait longer or kill it "
+                             "(its run is re-queued when the lease expires)").format(pids=", ".join(left),
+                                                                                     seconds=timeout))
+    console.print(_("stopped {count} worker(s)").format(count=len(records)), highlight=False)
