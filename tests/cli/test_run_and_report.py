@@ -39,3 +39,12 @@ def test_report_on_empty_store_says_how_to_start(tmp_path):
 
     assert result.exit_code == 1
     assert "xmr run demo_baseline" in result.output
+
+
+def test_combos_lists_every_combo_and_sequence():
+    result = runner.invoke(app, ["combos"])
+
+    assert result.exit_code == 0, result.output
+    for name in ("combo_a", "combo_e_offline", "demo_baseline", "sequence text_side", "sequence image_side"):
+        assert name in result.output, name
+    assert "use-m3(for:bert-base-chinese)" in result.output

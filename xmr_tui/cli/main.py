@@ -16,7 +16,7 @@ from typing import Optional  # noqa: E402
 
 import typer  # noqa: E402
 
-from xmr_tui.cli import data, queue, report, run, runs, worker  # noqa: E402
+from xmr_tui.cli import combos, data, queue, report, run, runs, worker  # noqa: E402
 from xmr_tui.i18n import LANGUAGES, set_language  # noqa: E402
 
 app = typer.Typer(help="xmr: ablation experiments for Chinese text–image retrieval.", no_args_is_help=True,
@@ -36,6 +36,7 @@ def root(lang: Optional[str] = typer.Option(
 
 app.command("run")(run.run_command)
 app.command("report")(report.report_command)
+app.command("combos")(combos.combos_command)
 app.add_typer(data.app, name="data")
 app.add_typer(queue.app, name="queue")
 app.add_typer(worker.app, name="worker")
