@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 
 from engine.config import (ConfigError, ExperimentConfig, config_from_dict, configs_dir, deep_merge,
-                           load_yaml_tree)
+                           load_yaml_tree, override_tree)
 
 # Backbone fields take any Hugging Face or timm name, so their metadata names no registry; the
 # menus offer the registered (offline-loadable) backbones.
@@ -79,13 +79,7 @@ def get_value(tree: dict[str, Any], key: str) -> Any:
 
 def nested(key: str, value: Any) -> dict[str, Any]:
     """Turn ``a.b`` and a value into ``{"a": {"b": value}}``."""
-    tree: dict[str, Any] = {}
-    node = tree
-    parts = key.split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
-    return tree
+    return override_tree(key, value)
 
 
 @dataclass
