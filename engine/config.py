@@ -486,7 +486,7 @@ def load_config(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) 
 # --- the one-line summary --------------------------------------------------------------------
 
 def summary_line(config: ExperimentConfig) -> str:
-    """Return the one-line summary the plan asks for: every axis a comparison may change.
+    """Return the one-line config summary: every axis that a comparison may change.
 
     A backbone that stands in for another (offline twins) is shown as ``used(for:original)``.
     """

@@ -300,8 +300,8 @@ class Trainer:
     def train_step(self, batch: dict) -> float:
         """Run one optimizer step over ``grad_accum`` micro-batches; return the mean loss.
 
-        In-batch negatives come from each micro-batch, not the whole batch; the loss of each
-        micro-batch is divided by their number so the gradient is the average over the batch.
+        In-batch negatives come from each micro-batch, not the whole batch. The loss of each
+        micro-batch is divided by their number, so the gradient is the average over the batch.
         """
         accum = self.config.optim.grad_accum
         size = len(batch["text_index"]) // accum

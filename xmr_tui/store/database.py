@@ -2,7 +2,7 @@
 
 Writers take the database lock when their transaction begins (``BEGIN IMMEDIATE``) instead of
 upgrading a read lock halfway, which is what produces "database is locked" under concurrent
-workers; the busy timeout then makes a second writer wait instead of failing.
+workers. The busy timeout then makes a second writer wait instead of failing.
 """
 
 from __future__ import annotations
@@ -89,14 +89,14 @@ class Store:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
-        """A short write transaction, committed on success and rolled back on error."""
+        """Open a short write transaction, committed on success and rolled back on error."""
         with Session(self.writer, expire_on_commit=False) as session:
             with session.begin():
                 yield session
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only session (a deferred transaction sees one consistent snapshot)."""
+        """Open a read-only session; its deferred transaction reads one consistent snapshot."""
         with Session(self.reader, expire_on_commit=False) as session:
             with session.begin():
                 yield session
