@@ -75,7 +75,11 @@ class HFTextBackbone(TextBackbone):
     def enable_grad_checkpoint(self) -> None:
         # Non-reentrant checkpointing still yields gradients for the unfrozen top layers when
         # the frozen embeddings' output does not require grad; the reentrant variant would not.
-        self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        options = {"use_reentrant": False}
+        if hasattr(self.model, "activation_checkpointing_enable"):  # the transformers 5 name
+            self.model.activation_checkpointing_enable(activation_checkpointing_kwargs=options)
+        else:
+            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=options)
 
 
 def bert_zh_tokenizer(max_length: int) -> Any:
