@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from xmr_tui.cli.common import DB_OPTION, CliError, console, error_console, one_line_errors, open_store, parse_ids
+from xmr_tui.i18n import _
 
 
 def report_command(
@@ -31,7 +32,7 @@ def report_command(
         store = open_store(db)
         runs = list_runs(store, statuses=[RunStatus.finished], ids=ids)
         if not runs:
-            raise CliError(f"no finished runs in {store.path}; train one with `xmr run demo_baseline`")
+            raise CliError(_("no finished runs in {db}; train one with `xmr run demo_baseline`").format(db=store.path))
         metrics = metrics_by_run(store, [r.id for r in runs])
         curves = {run.id: steps_of(store, run.id) for run in runs}
         rows = []

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from xmr_tui.cli.common import DB_OPTION, console, one_line_errors, open_store, setup_logging
+from xmr_tui.i18n import _
 
 
 def run_command(
@@ -36,7 +37,8 @@ def run_command(
         store = open_store(db)
         resolved = resolve_dataset(store, load_config(config, [*(overrides or []), *extra]))
         record = store_runs.create_run(store, resolved, status=RunStatus.running, device=device)
-        console.print(f"run {record.id}: [bold]{resolved.name}[/] {record.summary}", highlight=False)
+        console.print(_("run {id}: [bold]{name}[/] {summary}").format(
+            id=record.id, name=resolved.name, summary=record.summary), highlight=False)
         progress = ProgressSink(console)
         try:
             result = run(resolved, CompositeSink(StoreSink(store, record.id), progress), device=device)
@@ -54,13 +56,14 @@ def run_command(
 
 
 def print_metrics(run_id: int, metrics: dict[str, float], summary: str) -> None:
-    table = Table(title=f"run {run_id}: test metrics (percent)")
-    for column in ("direction", "R@1", "R@5", "R@10", "mean recall", "mAP", "NDCG@10", "random R@10"):
+    table = Table(title=_("run {id}: test metrics (percent)").format(id=run_id))
+    for column in (_("direction"), "R@1", "R@5", "R@10", _("mean recall"), "mAP", "NDCG@10", _("random R@10")):
         table.add_column(column, justify="right")
-    for prefix, label in (("t2i", "text→image"), ("i2t", "image→text")):
+    for prefix, label in (("t2i", _("text→image")), ("i2t", _("image→text"))):
         keys = ["R@1", "R@5", "R@10", "mean_recall", "mAP", "NDCG@10", "random_R@10"]
         table.add_row(label, *[f"{metrics.get(f'{prefix}/{k}', float('nan')):.2f}" for k in keys])
     console.print(table)
-    console.print(f"summary: {summary}", highlight=False, soft_wrap=True)
-    console.print(f"train {metrics.get('train/seconds', 0):.1f}s, {metrics.get('train/samples_per_s', 0):.0f} "
-                  f"samples/s, peak RSS {metrics.get('peak_rss_mb', 0):.0f} MiB", highlight=False)
+    console.print(_("summary: {summary}").format(summary=summary), highlight=False, soft_wrap=True)
+    console.print(_("train {seconds:.1f}s, {speed:.0f} samples/s, peak RSS {rss:.0f} MiB").format(
+        seconds=metrics.get("train/seconds", 0), speed=metrics.get("train/samples_per_s", 0),
+        rss=metrics.get("peak_rss_mb", 0)), highlight=False)
