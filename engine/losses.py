@@ -21,10 +21,10 @@ NEGATIVES: Registry[Callable[[LossConfig], nn.Module]] = Registry("negatives")
 
 
 def info_nce_loss(logits: torch.Tensor, positives: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
-    """Cross-entropy of each row's own column (the diagonal) against its negatives.
+    """Return the cross-entropy of each row's own column (the diagonal) against its negatives.
 
-    ``logits`` is ``[B, N]`` with the row's own positive at column ``i``; off-diagonal
-    positives are excluded from the denominator; ``keep`` (optional, ``[B, N]``) further
+    ``logits`` is ``[B, N]`` with row ``i``'s own positive at column ``i``. Off-diagonal
+    positives are left out of the denominator. The optional ``keep`` mask (``[B, N]``) further
     restricts which negatives count.
     """
     rows = torch.arange(logits.shape[0], device=logits.device)
@@ -59,7 +59,7 @@ def directional_losses(logits_t2i: torch.Tensor, logits_i2t: torch.Tensor, posit
                        keep_i2t: torch.Tensor | None = None) -> torch.Tensor:
     """Average the InfoNCE losses of the requested directions.
 
-    Each logits matrix has one row per query of the batch and its own positive at column ``i``;
+    Each logits matrix has one row per query of the batch and its own positive at column ``i``.
     ``positives_*`` mark the other columns that must not count as negatives.
     """
     losses = []

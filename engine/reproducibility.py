@@ -14,8 +14,8 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    # cuBLAS needs a fixed workspace for deterministic matmuls; it must be set before the
-    # first CUDA call, which is why this runs before any model is built.
+    # cuBLAS needs a fixed workspace for deterministic matmuls. The variable must be set before
+    # the first CUDA call, so this runs before any model is built.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False

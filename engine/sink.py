@@ -32,13 +32,13 @@ class RunSink:
         """Called every ``train.log_every`` steps."""
 
     def event(self, level: str, message: str) -> None:
-        """A log line the user may want to see later (``info``, ``warning``, ``error``)."""
+        """Record a log line the user may want later, at level ``info``, ``warning`` or ``error``."""
 
     def metrics(self, values: dict[str, float]) -> None:
         """Final evaluation metrics and measurements, flat ``name → value``."""
 
     def checkpoint(self, path: str, step: int) -> None:
-        """A checkpoint was written."""
+        """Record that a checkpoint was written to ``path`` at ``step``."""
 
     def should_stop(self) -> bool:
         """Return True to stop training cleanly at the next step boundary."""
@@ -67,7 +67,7 @@ class PrintSink(RunSink):
 
 
 class CompositeSink(RunSink):
-    """Forwards every report to several sinks; stops when any of them asks to."""
+    """Forwards every report to several sinks, and stops when any of them requests a stop."""
 
     def __init__(self, *sinks: RunSink) -> None:
         self.sinks = sinks

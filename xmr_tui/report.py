@@ -150,10 +150,10 @@ def group_rows(rows: list[ReportRow], group_by: str | None = None) -> list[Repor
 
 # --- formats ---------------------------------------------------------------------------------------
 
-def best_values(groups: list[ReportGroup]) -> dict[str, float]:
-    """Return the best mean of each metric column over ``groups``."""
+def best_values(groups: list[ReportGroup], columns: list[Column] | None = None) -> dict[str, float]:
+    """Return the best mean of each column (default: the report's metric columns) over ``groups``."""
     best = {}
-    for column in METRIC_COLUMNS:
+    for column in columns if columns is not None else METRIC_COLUMNS:
         means = [stat.mean for group in groups if (stat := group.stat(column.key)) is not None]
         if means:
             best[column.key] = max(means) if column.higher_is_better else min(means)

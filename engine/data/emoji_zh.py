@@ -262,8 +262,8 @@ def _make_concept(emoji: str, cldr: CldrAnnotations | None) -> Concept:
         # The emoji package spells "拇指向上: 较深肤色" as ":拇指向上_较深肤色:".
         name = emoji_package.EMOJI_DATA[emoji]["zh"].strip(":").replace("_", "：")
     words = cldr.keywords.get(key) if cldr else None
-    # A single keyword is a generic label shared by many concepts (every flag's is "旗"), which
-    # would make one caption match hundreds of images; only lists of two or more are captions.
+    # A single keyword is a generic label shared by many concepts (every flag's is "旗"), so one
+    # caption would match hundreds of images. Only lists of two or more keywords become captions.
     keywords = "，".join(words) if words and len(words) >= 2 else None
     return Concept(emoji, _chinese_or_none(name), _chinese_or_none(keywords), group_key(emoji))
 

@@ -18,7 +18,8 @@ def test_chinese_text_tokenizes_to_real_ids():
     ids = tokenizer(["咧嘴笑的脸"])["input_ids"][0]
 
     assert len(tokenizer) == 21128
-    assert ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
+    assert ids[0] == tokenizer.cls_token_id
+    assert ids[-1] == tokenizer.sep_token_id
     assert len(ids) == 7
     assert UNK_ID not in ids
 

@@ -56,7 +56,8 @@ def test_second_run_reads_features_from_disk(tiny_config, tmp_path, monkeypatch)
     second = run(config).metrics
 
     assert len(files) == 2  # the train and test splits
-    assert "eval/encode_seconds" in first and "eval/encode_seconds" not in second
+    assert "eval/encode_seconds" in first
+    assert "eval/encode_seconds" not in second
     assert first["t2i/mAP"] == second["t2i/mAP"]
 
 

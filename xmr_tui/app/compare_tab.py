@@ -20,7 +20,7 @@ from textual.widgets.data_table import ColumnKey
 
 from xmr_tui.app.data import config_diff, load_compare, load_runs
 from xmr_tui.i18n import N_, _, translate_bindings
-from xmr_tui.report import Column, ReportGroup, to_markdown
+from xmr_tui.report import Column, ReportGroup, best_values, to_markdown
 from xmr_tui.store.models import Run, RunStatus
 
 COMPARE_COLUMNS = [
@@ -188,9 +188,4 @@ class CompareTab(Widget):
 
 def best_values_of(groups: list[ReportGroup]) -> dict[str, float]:
     """Return the best mean of each compare column over ``groups``."""
-    best = {}
-    for column in COMPARE_COLUMNS:
-        means = [stat.mean for group in groups if (stat := group.stat(column.key)) is not None]
-        if means:
-            best[column.key] = max(means) if column.higher_is_better else min(means)
-    return best
+    return best_values(groups, COMPARE_COLUMNS)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import os
 
-# torch and faiss-cpu each bundle an OpenMP runtime; with the default active wait policy their
-# idle threads spin against each other and FAISS searches ran up to 5x slower. This must be set
-# before either library is imported.
+# torch and faiss-cpu each bundle an OpenMP runtime. With the default active wait policy their
+# idle threads spin against each other, and FAISS searches ran up to 5x slower in the benchmarks.
+# This must be set before either library is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from typing import Optional  # noqa: E402
