@@ -48,3 +48,14 @@ def test_combos_lists_every_combo_and_sequence():
     for name in ("combo_a", "combo_e_offline", "demo_baseline", "sequence text_side", "sequence image_side"):
         assert name in result.output, name
     assert "use-m3(for:bert-base-chinese)" in result.output
+
+
+def test_missing_dataset_stores_no_run(tmp_path):
+    db = tmp_path / "experiments.db"
+
+    result = runner.invoke(app, ["run", "demo_baseline", "--set", "data.dataset=/nonexistent", "--db", str(db)])
+    listing = runner.invoke(app, ["runs", "list", "--db", str(db)])
+
+    assert result.exit_code == 1
+    assert "data.dataset: '/nonexistent'" in result.output
+    assert "demo_baseline" not in listing.output

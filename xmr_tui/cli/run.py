@@ -28,6 +28,7 @@ def run_command(
     from xmr_tui.cli.progress import ProgressSink
     from xmr_tui.store import RunStatus
     from xmr_tui.store import runs as store_runs
+    from engine.data.datasets import dataset_root
     from xmr_tui.store.datasets import resolve_dataset
     from xmr_tui.store.sink import StoreSink
 
@@ -36,6 +37,7 @@ def run_command(
         extra = ["data.skip_bad=true"] if skip_bad else []
         store = open_store(db)
         resolved = resolve_dataset(store, load_config(config, [*(overrides or []), *extra]))
+        dataset_root(resolved.data)  # a missing dataset stops here, before a run row is stored
         record = store_runs.create_run(store, resolved, status=RunStatus.running, device=device)
         console.print(_("run {id}: [bold]{name}[/] {summary}").format(
             id=record.id, name=resolved.name, summary=record.summary), highlight=False)
