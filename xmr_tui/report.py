@@ -5,6 +5,9 @@ Runs are grouped, by default into repeats of one config (same config hash apart 
 mean ± sample standard deviation of every metric over its runs, the best and last training
 loss of the curves, and the config summary. In markdown and LaTeX the best value of each
 column is bold. Metrics are percentages (see ``engine.metrics``).
+
+Markdown is read by people, so its words follow ``--lang``. CSV and JSON are read by programs and
+LaTeX goes into papers (a Chinese header would need xeCJK), so those stay English in every language.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from xmr_tui.i18n import N_, _
 from xmr_tui.store.models import Run
 
 
@@ -33,13 +37,13 @@ METRIC_COLUMNS = [
     Column("t2i R@1", "t2i/R@1"), Column("t2i R@5", "t2i/R@5"), Column("t2i R@10", "t2i/R@10"),
     Column("i2t R@1", "i2t/R@1"), Column("i2t R@5", "i2t/R@5"), Column("i2t R@10", "i2t/R@10"),
     Column("MR", "mean_recall"), Column("t2i mAP", "t2i/mAP"), Column("t2i NDCG@10", "t2i/NDCG@10"),
-    Column("loss best", "train/loss_best", higher_is_better=False, digits=4),
-    Column("loss last", "train/loss_last", higher_is_better=False, digits=4),
-    Column("train s", "train/seconds", higher_is_better=False, digits=1),
+    Column(N_("loss best"), "train/loss_best", higher_is_better=False, digits=4),
+    Column(N_("loss last"), "train/loss_last", higher_is_better=False, digits=4),
+    Column(N_("train s"), "train/seconds", higher_is_better=False, digits=1),
     Column("t2i p50 ms", "t2i/latency_p50_ms", higher_is_better=False, digits=3),
     Column("t2i p95 ms", "t2i/latency_p95_ms", higher_is_better=False, digits=3),
-    Column("index MiB", "eval/index_memory_mb", higher_is_better=False, digits=1),
-    Column("peak MiB", "peak_rss_mb", higher_is_better=False, digits=0),
+    Column(N_("index MiB"), "eval/index_memory_mb", higher_is_better=False, digits=1),
+    Column(N_("peak MiB"), "peak_rss_mb", higher_is_better=False, digits=0),
 ]
 
 
@@ -173,7 +177,7 @@ def _cell(group: ReportGroup, column: Column, best: dict[str, float], bold: Call
 
 def to_markdown(groups: list[ReportGroup]) -> str:
     best = best_values(groups) if len(groups) > 1 else {}
-    header = ["run", "name", "seeds", *[c.title for c in METRIC_COLUMNS], "summary"]
+    header = [_("run"), _("name"), _("seeds"), *[_(c.title) for c in METRIC_COLUMNS], _("summary")]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for group in groups:
         cells = [group.label, group.name, ",".join(map(str, group.seeds)),
@@ -189,19 +193,20 @@ def evaluation_note(groups: list[ReportGroup]) -> str:
     for row in (row for group in groups for row in group.rows):
         m = row.metrics
         if "t2i/gallery" in m:
-            notes.add(f"{row.run.dataset} `{_eval_split(row.run)}` split: {m['t2i/queries']:.0f} caption queries × "
-                      f"{m['t2i/gallery']:.0f} images; random-ranking t2i R@10 = {m.get('t2i/random_R@10', 0):.2f}, "
-                      f"i2t R@10 = {m.get('i2t/random_R@10', 0):.2f}")
+            notes.add(_("{dataset} `{split}` split: {queries:.0f} caption queries × {gallery:.0f} images; "
+                        "random-ranking t2i R@10 = {t2i_random:.2f}, i2t R@10 = {i2t_random:.2f}").format(
+                dataset=row.run.dataset, split=_eval_split(row.run), queries=m["t2i/queries"],
+                gallery=m["t2i/gallery"], t2i_random=m.get("t2i/random_R@10", 0), i2t_random=m.get("i2t/random_R@10", 0)))
     lines = sorted(notes)
     scored = [group for group in groups if group.stat("t2i/R@10") and _positive(group.stat("t2i/random_R@10"))]
     if scored:
         best = max(scored, key=lambda group: group.stat("t2i/R@10").mean)
         recall, random = best.stat("t2i/R@10").mean, best.stat("t2i/random_R@10").mean
-        lines.append(f"best t2i R@10: {_describe(best)} with {recall:.2f}, {recall / random:.1f}× its "
-                     "random-ranking value")
+        lines.append(_("best t2i R@10: {group} with {recall:.2f}, {ratio:.1f}× its random-ranking value").format(
+            group=_describe(best), recall=recall, ratio=recall / random))
     if groups:
-        lines.append("Metrics in percent; repeated configs show mean ± sample standard deviation over seeds; "
-                     "best value per column in bold.")
+        lines.append(_("Metrics in percent; repeated configs show mean ± sample standard deviation over seeds; "
+                       "best value per column in bold."))
     return "\n".join(lines)
 
 
@@ -212,7 +217,7 @@ def _positive(stat: Stat | None) -> bool:
 def _describe(group: ReportGroup) -> str:
     if "=" in group.label:  # a --group-by value
         return group.label
-    return ("run " if len(group.rows) == 1 else "runs ") + group.label
+    return (_("run {label}") if len(group.rows) == 1 else _("runs {label}")).format(label=group.label)
 
 
 def _eval_split(run: Run) -> str:

@@ -150,6 +150,30 @@ async def test_compare_table_values_two_runs(db_path, store, configs):
     assert "optim.lr: 0.001 | 0.0005" in diff
 
 
+async def test_compare_shows_every_finished_run_until_the_user_ticks(db_path, store, configs):
+    first = add_run(store, "combo_a_offline", RunStatus.finished, metrics=metric_set(10.0))
+    add_run(store, "still_queued", RunStatus.queued)
+    app = make_app(db_path, configs)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        table = app.query_one("#compare-table", DataTable)
+        shown_at_start = [str(table.get_row_at(index)[0]) for index in range(table.row_count)]
+        second = add_run(store, "combo_d_offline", RunStatus.finished, metrics=metric_set(20.0), lr=5e-4)
+        app.refresh_store()
+        await settle(app, pilot)
+        shown_after_finish = sorted(str(table.get_row_at(index)[0]) for index in range(table.row_count))
+        app.query_one(CompareTab).select_runs([second.id])
+        await settle(app, pilot)
+        add_run(store, "combo_e_offline", RunStatus.finished, metrics=metric_set(5.0), lr=2e-4)
+        app.refresh_store()
+        await settle(app, pilot)
+        shown_after_ticking = [str(table.get_row_at(index)[0]) for index in range(table.row_count)]
+
+    assert shown_at_start == [str(first.id)]
+    assert shown_after_finish == sorted([str(first.id), str(second.id)])
+    assert shown_after_ticking == [str(second.id)]
+
+
 async def test_compare_mean_std_over_seeds(db_path, store, configs):
     ids = [add_run(store, "seeded", RunStatus.finished, seed=seed, metrics={"t2i/R@1": value}).id
            for seed, value in ((0, 10.0), (1, 14.0))]

@@ -12,7 +12,7 @@ from xmr_tui.i18n import LOCALE_DIR, _, language_from_env, set_language
 from xmr_tui.i18n.catalog import build_mo, parse_po
 
 PO_FILE = LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "xmr.po"
-SOURCE_DIRS = [Path(__file__).resolve().parents[2] / "xmr_tui" / name for name in ("app", "cli")]
+PACKAGE_DIR = Path(__file__).resolve().parents[2] / "xmr_tui"
 
 
 @pytest.mark.parametrize("environ, expected", [
@@ -53,9 +53,9 @@ def test_compiled_catalog_reads_with_gettext():
 
 
 def marked_messages() -> set[str]:
-    """Return every literal passed to ``_()`` or ``N_()`` in the dashboard's and the CLI's modules."""
+    """Return every literal passed to ``_()`` or ``N_()`` in the modules of the xmr_tui package."""
     messages = set()
-    for path in [path for folder in SOURCE_DIRS for path in folder.glob("*.py")]:
+    for path in PACKAGE_DIR.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "N_")
                     and node.args and isinstance(node.args[0], ast.Constant)):

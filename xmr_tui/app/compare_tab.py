@@ -68,6 +68,8 @@ class CompareTab(Widget):
         self.finished: list[Run] = []
         self.groups: list[ReportGroup] = []
         self.sort_column = 0
+        # Until the user ticks or unticks a run, every finished run is compared, as in `xmr report`.
+        self.follow_all = True
 
     def compose(self) -> ComposeResult:
         yield SelectionList[int](id="compare-runs")
@@ -97,23 +99,27 @@ class CompareTab(Widget):
             return
         self.finished = finished
         selection = self.query_one(SelectionList)
-        chosen = set(selection.selected)
+        chosen = {run.id for run in finished} if self.follow_all else set(selection.selected)
         with self.prevent(SelectionList.SelectedChanged):
             selection.clear_options()
             for run in finished:
                 selection.add_option((f"{run.id}  {run.name}  seed={run.seed}", run.id, run.id in chosen))
         if finished and selection.highlighted is None:
             selection.highlighted = 0  # so that the first Space ticks a run
+        if self.follow_all:
+            self.load_table(sorted(chosen))
 
     def select_runs(self, run_ids: list[int]) -> None:
-        """Tick ``run_ids`` in the run list (the table follows)."""
+        """Tick exactly ``run_ids`` in the run list (the table follows)."""
         selection = self.query_one(SelectionList)
+        selection.deselect_all()
         for run_id in run_ids:
             selection.select(run_id)
 
     @on(SelectionList.SelectedChanged)
     def on_selection_changed(self) -> None:
-        """Compare the ticked runs."""
+        """Compare the ticked runs; from now on newly finished runs are not ticked on their own."""
+        self.follow_all = False
         self.load_table(list(self.query_one(SelectionList).selected))
 
     @work(thread=True, exclusive=True, group="compare-table")

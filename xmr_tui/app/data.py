@@ -114,14 +114,6 @@ def load_detail(store: Store, run_id: int) -> RunDetail | None:
 
 # --- workers ---------------------------------------------------------------------------------------
 
-def live_workers(db_path: Path) -> list[dict]:
-    """Return the pid records of the workers serving ``db_path`` whose process is alive."""
-    # NOTE: reuses the CLI's private pid-file reader so both agree on which workers are alive.
-    from xmr_tui.cli.worker import _live_workers
-
-    return _live_workers(db_path)
-
-
 def start_detached_worker(db_path: Path, language: str) -> subprocess.CompletedProcess:
     """Run ``xmr worker --detach`` for ``db_path``, which returns once the worker is in the background."""
     command = [sys.executable, "-m", "xmr_tui.cli.main", "--lang", language, "worker", "--detach",

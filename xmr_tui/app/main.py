@@ -12,12 +12,14 @@ import logging
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from sqlalchemy.exc import SQLAlchemyError
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.command import CommandPalette
+from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from xmr_tui.app.commands import XmrCommands
@@ -58,7 +60,17 @@ class XmrApp(App):
         Binding("f5", "show_tab('detail')", N_("Run detail"), show=False, priority=True),
         Binding("ctrl+r", "refresh_store", N_("Refresh")),
         Binding("ctrl+q", "quit", N_("Quit")),
+        # Declared here, not left to Textual, so that its footer label is translated too.
+        Binding("ctrl+p", "command_palette", N_("palette"), show=False, priority=True),
     ]
+    # Textual's own palette entries; translated by title in get_system_commands.
+    SYSTEM_COMMAND_TEXTS = (
+        N_("Theme"), N_("Change the current theme"), N_("Quit"), N_("Quit the application as soon as possible"),
+        N_("Keys"), N_("Hide the keys and widget help panel"),
+        N_("Show help for the focused widget and a summary of available keys"),
+        N_("Minimize"), N_("Minimize the widget and restore to normal size"), N_("Maximize"),
+        N_("Maximize the focused widget"), N_("Screenshot"), N_("Save an SVG 'screenshot' of the current screen"),
+    )
 
     def __init__(self, db: Path | None = None, *, configs: Path | None = None, clock: Clock = utc_now,
                  refresh_seconds: float | None = 2.0) -> None:
@@ -147,6 +159,16 @@ class XmrApp(App):
         """Show one error panel with what failed and what to do next."""
         log.warning("%s: %s", title, message)
         self.push_screen(ErrorPanel(title, message, hint))
+
+    def action_command_palette(self) -> None:
+        """Open the command palette with a translated prompt."""
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(placeholder=_("Search for commands…"), id="--command-palette"))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's palette entries (theme, keys, screenshot, quit) in the current language."""
+        for command in super().get_system_commands(screen):
+            yield command._replace(title=_(command.title), help=_(command.help))
 
     def palette_actions(self) -> list[tuple[str, str, Callable[[], object]]]:
         """Return (title, help, callback) of every action, for the command palette."""

@@ -12,11 +12,12 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from xmr_tui.app.data import eta_seconds, format_duration, live_workers, load_runs
+from xmr_tui.app.data import eta_seconds, format_duration, load_runs
 from xmr_tui.i18n import N_, _, translate_bindings
 from xmr_tui.store.models import Run, RunStatus
 from xmr_tui.store.queue import QueueStateError, cancel_run, retry_run
 from xmr_tui.store.runs import RunNotFoundError
+from xmr_tui.worker_pids import live_workers
 
 STATUS_STYLES = {RunStatus.queued: "cyan", RunStatus.running: "bold yellow", RunStatus.finished: "green",
                  RunStatus.failed: "bold red", RunStatus.cancelled: "dim"}

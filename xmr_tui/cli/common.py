@@ -72,9 +72,10 @@ def parse_ids(text: str, option: str) -> list[int]:
     try:
         ids = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise CliError(f"{option} {text!r} is invalid; expected run ids such as 3 or 1,2,5") from None
+        raise CliError(_("{option} {value!r} is invalid; expected run ids such as 3 or 1,2,5").format(
+            option=option, value=text)) from None
     if not ids:
-        raise CliError(f"{option} is empty; expected run ids such as 3 or 1,2,5")
+        raise CliError(_("{option} is empty; expected run ids such as 3 or 1,2,5").format(option=option))
     return ids
 
 

@@ -15,13 +15,14 @@ from typing import Optional
 import typer
 
 from xmr_tui.cli.common import DB_OPTION, CliError, console, one_line_errors, open_store, setup_logging
+from xmr_tui.i18n import _
 
 app = typer.Typer(help="Build, register, describe and check datasets.", no_args_is_help=True)
 
 
 def _root(name: str, root: Optional[Path]) -> Path:
     if name != "emoji-zh":
-        raise CliError(f"unknown built-in dataset {name!r}; available: emoji-zh")
+        raise CliError(_("unknown built-in dataset {name!r}; available: emoji-zh").format(name=name))
     from engine.data.emoji_zh import default_root
 
     return root or default_root()
@@ -40,8 +41,8 @@ def locate_dataset(db: Optional[Path], name_or_path: str) -> tuple[Path, str]:
     folder = Path(name_or_path).expanduser()
     if folder.is_dir():
         return folder, detect_format(folder)
-    raise CliError(f"{name_or_path!r} is neither a registered dataset nor a folder; "
-                   "see `xmr data list` or register it with `xmr data register NAME PATH`")
+    raise CliError(_("{name!r} is neither a registered dataset nor a folder; see `xmr data list` or register it "
+                     "with `xmr data register NAME PATH`").format(name=name_or_path))
 
 
 @app.command("build")
@@ -60,12 +61,12 @@ def build(
     setup_logging(verbose=False)
     with one_line_errors():
         target = _root(name, root)
-        with Progress(TextColumn(f"[bold]building {name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        with Progress(TextColumn(_("[bold]building {name}").format(name=name)), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console) as progress:
             task = progress.add_task(name, total=None)
             card = build_emoji_zh(target, seed=seed, force=force,
                                   progress=lambda done, total: progress.update(task, completed=done, total=total))
-    console.print(f"{name} is in {target}", highlight=False, soft_wrap=True)
+    console.print(_("{name} is in {folder}").format(name=name, folder=target), highlight=False, soft_wrap=True)
     console.print(card.to_markdown(), markup=False, highlight=False, soft_wrap=True)
 
 
@@ -84,9 +85,9 @@ def register(
     with one_line_errors():
         entry = register_dataset(open_store(db), name, path, fmt)
         splits = list_splits(Path(entry.path), entry.format)
-    console.print(f"registered {name}: {entry.path} ({entry.format} layout, splits: {', '.join(splits)})",
-                  highlight=False, soft_wrap=True)
-    console.print(f"check it with `xmr data check {name}`", highlight=False, soft_wrap=True)
+    console.print(_("registered {name}: {path} ({layout} layout, splits: {splits})").format(
+        name=name, path=entry.path, layout=entry.format, splits=", ".join(splits)), highlight=False, soft_wrap=True)
+    console.print(_("check it with `xmr data check {name}`").format(name=name), highlight=False, soft_wrap=True)
 
 
 @app.command("list")
@@ -98,10 +99,10 @@ def list_command(db: Optional[Path] = DB_OPTION) -> None:
 
     with one_line_errors():
         entries = list_datasets(open_store(db))
-    table = Table(title="datasets")
-    for column in ("name", "layout", "folder"):
+    table = Table(title=_("datasets"))
+    for column in (_("name"), _("layout"), _("folder")):
         table.add_column(column)
-    table.add_row("emoji-zh", "cnclip", "built-in (`xmr data build emoji-zh`)")
+    table.add_row("emoji-zh", "cnclip", _("built-in (`xmr data build emoji-zh`)"))
     for entry in entries:
         table.add_row(entry.name, entry.format, entry.path)
     console.print(table)
@@ -130,15 +131,16 @@ def _print_split_counts(folder: Path, fmt: str) -> None:
 
     from engine.data.datasets import list_splits, read_split
 
-    table = Table(title=f"{folder} ({fmt} layout)")
-    for column in ("split", "texts", "images", "texts without image_ids", "bad rows"):
-        table.add_column(column, justify="right" if column != "split" else "left")
+    table = Table(title=_("{folder} ({layout} layout)").format(folder=folder, layout=fmt))
+    table.add_column(_("split"))
+    for column in (_("texts"), _("images"), _("texts without image_ids"), _("bad rows")):
+        table.add_column(column, justify="right")
     for split in list_splits(folder, fmt):
         loaded = read_split(folder, split, fmt, skip_bad=True)
         unanswered = sum(1 for text in loaded.texts if not text.image_ids)
         bad = sum(loaded.skipped.values())
         table.add_row(split, str(len(loaded.texts)), str(len(loaded.image_ids)), str(unanswered),
-                      f"{bad} (see `xmr data check`)" if bad else "0 (images not decoded)")
+                      _("{count} (see `xmr data check`)").format(count=bad) if bad else _("0 (images not decoded)"))
     console.print(table)
 
 
@@ -168,10 +170,10 @@ def check(
     for line in result.report_lines():
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if not result.ok:
-        console.print(f"{name}: problems found; fix them or train with --skip-bad to leave those rows out",
-                      highlight=False, soft_wrap=True)
+        console.print(_("{name}: problems found; fix them or train with --skip-bad to leave those rows out").format(
+            name=name), highlight=False, soft_wrap=True)
         raise typer.Exit(1)
-    console.print(f"{name}: no problems found", highlight=False, soft_wrap=True)
+    console.print(_("{name}: no problems found").format(name=name), highlight=False, soft_wrap=True)
 
 
 @app.command("predict")
@@ -194,8 +196,8 @@ def predict(
     with one_line_errors():
         resolved = resolve_dataset(open_store(db), load_config(config, overrides or []))
         written = train_and_predict(resolved, split, top_k, out, device=device)
-    console.print(f"wrote top-{top_k} image ids for {written.texts} texts of split {split} to {out}",
-                  highlight=False, soft_wrap=True)
+    console.print(_("wrote top-{k} image ids for {count} texts of split {split} to {path}").format(
+        k=top_k, count=written.texts, split=split, path=out), highlight=False, soft_wrap=True)
     if not written.scorable:
-        console.print(f"split {split} has no image_ids, so these predictions cannot be scored here",
-                      highlight=False, soft_wrap=True)
+        console.print(_("split {split} has no image_ids, so these predictions cannot be scored here").format(
+            split=split), highlight=False, soft_wrap=True)

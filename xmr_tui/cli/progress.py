@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from engine.sink import RunSink, StepRecord
+from xmr_tui.i18n import _
 
 
 class ProgressSink(RunSink):
@@ -16,9 +17,9 @@ class ProgressSink(RunSink):
 
     def start(self, summary: str, total_steps: int) -> None:
         self.progress = Progress(
-            TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[bold]" + _("training")), BarColumn(), MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}"), TextColumn("lr {task.fields[lr]}"),
-            TextColumn("{task.fields[speed]} samples/s"), TimeElapsedColumn(), TimeRemainingColumn(),
+            TextColumn("{task.fields[speed]} " + _("samples/s")), TimeElapsedColumn(), TimeRemainingColumn(),
             console=self.console, transient=False)
         self.task = self.progress.add_task("train", total=total_steps, loss="–", lr="–", speed="–")
         self.progress.start()

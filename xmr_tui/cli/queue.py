@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from xmr_tui.cli.common import DB_OPTION, CliError, console, one_line_errors, open_store, parse_ids
-from xmr_tui.i18n import _
+from xmr_tui.i18n import N_, _
 
 app = typer.Typer(help="Queue runs for `xmr worker`, list, cancel and retry them.", no_args_is_help=True)
 
@@ -52,13 +52,14 @@ def _combo_configs(combo: str | None, overrides: list[str]) -> list:
     from engine.config import load_config
 
     if combo is None:
-        raise CliError("give a COMBO to queue (see `xmr combos`) or --sequence NAME")
+        raise CliError(_("give a COMBO to queue (see `xmr combos`) or --sequence NAME"))
     return [load_config(combo, overrides)]
 
 
 def _sequence_configs(sequence: str, combo: str | None, overrides: list[str]) -> list:
     if combo is not None:
-        raise CliError(f"give either COMBO ({combo!r}) or --sequence ({sequence!r}), not both")
+        raise CliError(_("give either COMBO ({combo!r}) or --sequence ({sequence!r}), not both").format(
+            combo=combo, sequence=sequence))
     try:
         from engine.sequences import load_sequence
     except ImportError:
@@ -83,9 +84,10 @@ def _parse_seeds(text: str) -> list[int]:
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise CliError(f"--seeds {text!r} is invalid; expected comma-separated whole numbers such as 1,2,3") from None
+        raise CliError(_("--seeds {value!r} is invalid; expected comma-separated whole numbers such as 1,2,3").format(
+            value=text)) from None
     if not values:
-        raise CliError("--seeds is empty; expected comma-separated whole numbers such as 1,2,3")
+        raise CliError(_("--seeds is empty; expected comma-separated whole numbers such as 1,2,3"))
     return values
 
 
@@ -97,8 +99,9 @@ def _check_dataset(config) -> None:  # type: ignore[no-untyped-def]
     root = dataset_root(config.data)
     texts = root / f"{config.data.train_split}_texts.jsonl"
     if not texts.is_file():
-        hint = "run `xmr data build emoji-zh`" if config.data.dataset == "emoji-zh" else "check --dataset"
-        raise DatasetError(f"dataset {config.data.dataset!r}: {texts} not found; {hint}")
+        hint = _("run `xmr data build emoji-zh`") if config.data.dataset == "emoji-zh" else _("check --dataset")
+        raise DatasetError(_("dataset {name!r}: {path} not found; {hint}").format(name=config.data.dataset, path=texts,
+                                                                                  hint=hint))
 
 
 @app.command("list")
@@ -113,11 +116,12 @@ def list_command(
     with one_line_errors():
         statuses = None if show_all else [s for s in RunStatus if s != RunStatus.finished]
         runs = list_runs(open_store(db), statuses=statuses)
-    table = Table(title="run queue")
-    for column in ("id", "status", "name", "seed", "steps", "attempt", "worker", "lease left", "error"):
+    table = Table(title=_("run queue"))
+    for column in (_("id"), _("status"), _("name"), _("seed"), _("steps"), _("attempt"), _("worker"), _("lease left"),
+                   _("error")):
         table.add_column(column)
     for run in runs:
-        table.add_row(str(run.id), run.status.value, run.name, str(run.seed), f"{run.steps_done}/{run.steps_total}",
+        table.add_row(str(run.id), _(run.status.value), run.name, str(run.seed), f"{run.steps_done}/{run.steps_total}",
                       f"{run.attempt}/{run.max_attempts}", run.claimed_by or "", _lease_left(run),
                       (run.error or "")[:60])
     console.print(table)
@@ -132,7 +136,7 @@ def _lease_left(run) -> str:  # type: ignore[no-untyped-def]
         return ""
     # SQLite returns the stored UTC times without a time zone.
     seconds = (run.lease_expires_at.replace(tzinfo=timezone.utc) - utcnow()).total_seconds()
-    return f"{seconds:.0f}s" if seconds > 0 else "expired"
+    return f"{seconds:.0f}s" if seconds > 0 else _("expired")
 
 
 @app.command("cancel")
@@ -143,7 +147,7 @@ def cancel(
     """Cancel queued or running runs; a running one stops at its worker's next heartbeat."""
     from xmr_tui.store.queue import cancel_run
 
-    _apply_to_runs(run_ids, db, cancel_run, "cancelled")
+    _apply_to_runs(run_ids, db, cancel_run, N_("run {id} cancelled"))
 
 
 @app.command("retry")
@@ -154,7 +158,7 @@ def retry(
     """Queue failed or cancelled runs again; each resumes from its last checkpoint."""
     from xmr_tui.store.queue import retry_run
 
-    _apply_to_runs(run_ids, db, retry_run, "queued again")
+    _apply_to_runs(run_ids, db, retry_run, N_("run {id} queued again"))
 
 
 def _apply_to_runs(run_ids: str, db: Path | None, operation, outcome: str) -> None:  # type: ignore[no-untyped-def]
@@ -162,4 +166,4 @@ def _apply_to_runs(run_ids: str, db: Path | None, operation, outcome: str) -> No
         store = open_store(db)
         for run_id in parse_ids(run_ids, "ID"):
             operation(store, run_id)
-            console.print(f"run {run_id} {outcome}", highlight=False)
+            console.print(_(outcome).format(id=run_id), highlight=False)

@@ -27,7 +27,8 @@ def report_command(
 
     with one_line_errors():
         if format not in FORMATS:
-            raise CliError(f"--format {format!r} is invalid; allowed: {', '.join(FORMATS)}")
+            raise CliError(_("--format {value!r} is invalid; allowed: {allowed}").format(value=format,
+                                                                                        allowed=", ".join(FORMATS)))
         ids = parse_ids(run_ids, "--runs") if run_ids else None
         store = open_store(db)
         runs = list_runs(store, statuses=[RunStatus.finished], ids=ids)
@@ -45,4 +46,4 @@ def report_command(
         from xmr_tui.plots import write_plots
 
         for path in write_plots(groups, curves, plots):
-            error_console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+            error_console.print(_("wrote {path}").format(path=path), highlight=False, soft_wrap=True)

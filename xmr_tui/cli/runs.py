@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from xmr_tui.cli.common import DB_OPTION, CliError, console, one_line_errors, open_store
+from xmr_tui.i18n import N_, _
 
 app = typer.Typer(help="List, show and compare stored runs.", no_args_is_help=True)
 
@@ -30,12 +31,12 @@ def list_command(
         store = open_store(db)
         runs = list_runs(store, statuses=statuses)
         metrics = metrics_by_run(store, [run.id for run in runs])
-    table = Table(title=f"runs in {store.path}")
-    for column in ("id", "status", "name", "seed", "steps", "t2i R@1", "i2t R@1", "created"):
+    table = Table(title=_("runs in {db}").format(db=store.path))
+    for column in (_("id"), _("status"), _("name"), _("seed"), _("steps"), "t2i R@1", "i2t R@1", _("created")):
         table.add_column(column)
     for run in runs:
         values = metrics[run.id]
-        table.add_row(str(run.id), run.status.value, run.name, str(run.seed), f"{run.steps_done}/{run.steps_total}",
+        table.add_row(str(run.id), _(run.status.value), run.name, str(run.seed), f"{run.steps_done}/{run.steps_total}",
                       _percent(values.get("t2i/R@1")), _percent(values.get("i2t/R@1")),
                       run.created_at.strftime("%Y-%m-%d %H:%M"))
     console.print(table)
@@ -48,7 +49,7 @@ def _status(text: str):  # type: ignore[no-untyped-def]
         return RunStatus(text)
     except ValueError:
         allowed = ", ".join(s.value for s in RunStatus)
-        raise CliError(f"--status {text!r} is invalid; allowed: {allowed}") from None
+        raise CliError(_("--status {value!r} is invalid; allowed: {allowed}").format(value=text, allowed=allowed)) from None
 
 
 def _percent(value: float | None) -> str:
@@ -70,16 +71,18 @@ def show(
         metrics = store_runs.metrics_by_run(store, [run_id])[run_id]
         artifacts = store_runs.artifacts_of(store, run_id)
         latest_events = store_runs.events_of(store, run_id)[-events:] if events > 0 else []
-    console.print(f"[bold]run {run.id}[/]: {run.name} ({run.status.value})", highlight=False)
-    for label, value in (("config hash", run.config_hash), ("dataset", run.dataset), ("seed", run.seed),
-                         ("sequence", run.sequence or "–"), ("steps", f"{run.steps_done}/{run.steps_total}"),
-                         ("attempt", f"{run.attempt} of {run.max_attempts}"), ("worker", run.claimed_by or "–"),
-                         ("created", run.created_at), ("finished", run.finished_at or "–"),
-                         ("error", run.error or "–"), ("summary", run.summary)):
-        console.print(f"  {label:12} {value}", highlight=False, soft_wrap=True)
+    console.print(_("[bold]run {id}[/]: {name} ({status})").format(id=run.id, name=run.name, status=_(run.status.value)),
+                  highlight=False)
+    for label, value in ((N_("config hash"), run.config_hash), (N_("dataset"), run.dataset), (N_("seed"), run.seed),
+                         (N_("sequence"), run.sequence or "–"), (N_("steps"), f"{run.steps_done}/{run.steps_total}"),
+                         (N_("attempt"), f"{run.attempt}/{run.max_attempts}"), (N_("worker"), run.claimed_by or "–"),
+                         (N_("created"), run.created_at), (N_("finished"), run.finished_at or "–"),
+                         (N_("error"), run.error or "–"), (N_("summary"), run.summary)):
+        console.print(f"  {_(label):12} {value}", highlight=False, soft_wrap=True)
     _print_metrics(metrics)
     for artifact in artifacts:
-        console.print(f"  {artifact.kind} at step {artifact.step}: {artifact.path}", highlight=False)
+        console.print("  " + _("{kind} at step {step}: {path}").format(kind=artifact.kind, step=artifact.step,
+                                                                        path=artifact.path), highlight=False)
     for event in latest_events:
         console.print(f"  {event.created_at:%H:%M:%S} {event.level:7} {event.message}", highlight=False,
                       markup=False, soft_wrap=True)
@@ -88,9 +91,9 @@ def show(
 def _print_metrics(metrics: dict[str, float]) -> None:
     if not metrics:
         return
-    table = Table(title="final metrics")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
+    table = Table(title=_("final metrics"))
+    table.add_column(_("metric"))
+    table.add_column(_("value"), justify="right")
     for name in sorted(metrics):
         table.add_row(name, f"{metrics[name]:.4g}")
     console.print(table)
@@ -110,10 +113,11 @@ def diff(
         left, right = get_run(store, first), get_run(store, second)
     differences = config_differences(json.loads(left.config_json), json.loads(right.config_json))
     if not differences:
-        console.print(f"runs {first} and {second} have identical configs (hash {left.config_hash})", highlight=False)
+        console.print(_("runs {first} and {second} have identical configs (hash {hash})").format(
+            first=first, second=second, hash=left.config_hash), highlight=False)
         return
-    table = Table(title=f"config differences: run {first} vs run {second}")
-    for column in ("key", f"run {first}", f"run {second}"):
+    table = Table(title=_("config differences: run {first} vs run {second}").format(first=first, second=second))
+    for column in (_("key"), _("run {id}").format(id=first), _("run {id}").format(id=second)):
         table.add_column(column)
     for key, (a, b) in differences.items():
         table.add_row(key, _show(a), _show(b))
@@ -140,4 +144,4 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _show(value: Any) -> str:
-    return "(absent)" if value is ABSENT else json.dumps(value, ensure_ascii=False)
+    return _("(absent)") if value is ABSENT else json.dumps(value, ensure_ascii=False)

@@ -1,8 +1,7 @@
 """``xmr worker``: train queued runs in the foreground or detached; show and stop workers.
 
-Every worker writes ``workers/worker-<pid>.json`` beside the database with its pid, device,
-worker id and log file, and removes it on exit. ``xmr worker status`` and ``xmr worker stop``
-read these files. A detached worker logs to ``workers/worker-<start time>.log``.
+Workers announce themselves through pid files (``xmr_tui.worker_pids``). A detached worker logs
+to ``workers/worker-<start time>.log`` beside the database.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from rich.table import Table
 
 from xmr_tui.cli.common import DB_OPTION, CliError, console, one_line_errors, open_store
 from xmr_tui.i18n import _
+from xmr_tui.worker_pids import is_alive, live_workers, workers_dir, write_pid_file
 
 app = typer.Typer(help="Train queued runs; show and stop background workers.")
 
@@ -60,7 +60,7 @@ def _serve(store, device: str | None, once: bool, max_runs: int | None,  # type:
     options = WorkerOptions(device=device, lease_seconds=lease_seconds, poll_seconds=poll_seconds)
     runner = Worker(store, options)
     runner.install_signal_handlers()
-    record = _write_pid_file(store.path, runner.worker_id, device)
+    record = write_pid_file(store.path, runner.worker_id, device)
     try:
         processed = runner.serve(drain=once, max_runs=max_runs)
     finally:
@@ -75,62 +75,11 @@ def _setup_worker_logging() -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-# --- pid files ---------------------------------------------------------------------------------
-
-def workers_dir(db_path: Path) -> Path:
-    return db_path.resolve().parent / "workers"
-
-
-def _write_pid_file(db_path: Path, worker_id: str, device: str | None) -> Path:
-    folder = workers_dir(db_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"worker-{os.getpid()}.json"
-    log_file = os.environ.get("XMR_WORKER_LOG")
-    path.write_text(json.dumps({"pid": os.getpid(), "worker_id": worker_id, "device": device, "log": log_file,
-                                "db": str(db_path.resolve()), "started_at": datetime.now(timezone.utc).isoformat()}))
-    return path
-
-
-def _live_workers(db_path: Path) -> list[dict]:
-    """Return the records of workers whose process is alive, removing files of dead ones."""
-    folder = workers_dir(db_path)
-    records = []
-    for path in sorted(folder.glob("worker-*.json")) if folder.is_dir() else []:
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if _alive(record["pid"]):
-            records.append(record)
-        else:
-            path.unlink(missing_ok=True)
-    return records
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    # An exited child that its parent has not reaped yet still accepts signal 0 (checked on Linux only).
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
-
-
 def _check_device_free(db_path: Path, device: str | None) -> None:
     # Two trainings on one GPU slow both down and may run it out of memory; CPU workers share cores.
     if not device or not device.startswith("cuda"):
         return
-    for record in _live_workers(db_path):
+    for record in live_workers(db_path):
         if record.get("device") == device:
             raise CliError(_("worker pid {pid} already uses {device}; stop it with "
                              "`xmr worker stop --pid {pid}` or choose another --device").format(
@@ -178,20 +127,20 @@ def status(db: Optional[Path] = DB_OPTION) -> None:
 
     with one_line_errors():
         store = open_store(db)
-        records = _live_workers(store.path)
+        records = live_workers(store.path)
         running = {run.claimed_by: run for run in list_runs(store, statuses=[RunStatus.running])}
     if not records:
         console.print(_("no workers are running for {db}; start one with `xmr worker --detach`").format(db=store.path),
                       highlight=False)
         return
-    table = Table(title="workers")
-    for column in ("pid", "device", "run", "step", "started", "log"):
+    table = Table(title=_("workers"))
+    for column in ("pid", _("device"), _("run"), _("step"), _("started"), _("log")):
         table.add_column(column)
     for record in records:
         run = running.get(record["worker_id"])
-        table.add_row(str(record["pid"]), record.get("device") or "auto", f"{run.id} {run.name}" if run else "idle",
-                      f"{run.steps_done}/{run.steps_total}" if run else "", record["started_at"][:19],
-                      record.get("log") or "(foreground)")
+        table.add_row(str(record["pid"]), record.get("device") or _("auto"),
+                      f"{run.id} {run.name}" if run else _("idle"), f"{run.steps_done}/{run.steps_total}" if run else "",
+                      record["started_at"][:19], record.get("log") or _("(foreground)"))
     console.print(table)
 
 
@@ -204,16 +153,17 @@ def stop(
     """Ask workers to stop (SIGTERM): each checkpoints its run, re-queues it and exits."""
     with one_line_errors():
         store = open_store(db)
-        records = [r for r in _live_workers(store.path) if pid is None or r["pid"] == pid]
+        records = [r for r in live_workers(store.path) if pid is None or r["pid"] == pid]
         if not records:
-            raise CliError(f"no running worker{f' with pid {pid}' if pid else ''} for {store.path}; "
-                           "see `xmr worker status`")
+            message = (_("no running worker with pid {pid} for {db}; see `xmr worker status`") if pid else
+                       _("no running worker for {db}; see `xmr worker status`"))
+            raise CliError(message.format(pid=pid, db=store.path))
         for record in records:
             os.kill(record["pid"], signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and any(_alive(r["pid"]) for r in records):
+        while time.monotonic() < deadline and any(is_alive(r["pid"]) for r in records):
             time.sleep(0.2)
-        left = [str(r["pid"]) for r in records if _alive(r["pid"])]
+        left = [str(r["pid"]) for r in records if is_alive(r["pid"])]
         if left:
             raise CliError(_("worker pid {pids} did not stop within {seconds:.0f}s; wait longer or kill it "
                              "(its run is re-queued when the lease expires)").format(pids=", ".join(left),

@@ -1,0 +1,127 @@
+"""Help pages and parser messages of ``xmr`` in the language chosen by ``--lang`` or the locale.
+
+Typer copies help texts out of docstrings and ``help=`` arguments while the command modules are
+imported, which happens before ``--lang`` is parsed. So the root group reads the language from
+the raw arguments (or the environment) just before parsing and swaps every help text of the
+command tree for its translation. The English texts are the catalog's msgids, so the catalog
+test can list them by walking the same tree (``help_texts``).
+
+Typer looks up its own words (``Options``, ``Commands``, ``Missing command.``) with the stdlib's
+default gettext domain, which only follows the environment; ``route_typer_messages`` points those
+lookups at this catalog instead. The parser errors of the Click copy inside Typer are plain
+English strings with no hook, so they stay English.
+"""
+
+from __future__ import annotations
+
+import gettext
+import re
+from typing import Any, Iterator, Union
+
+import typer
+import typer.core
+import typer.rich_utils
+from typer.core import TyperCommand, TyperGroup
+
+from xmr_tui.i18n import LANGUAGES, N_, _, set_language
+
+Command = Union[TyperCommand, TyperGroup]
+
+# Typer's own messages; they must be spelled exactly as in Typer's source.
+TYPER_MESSAGES = (
+    N_("Arguments"), N_("Options"), N_("Commands"), N_("Error"), N_("Aborted."), N_("Aborted!"),
+    N_("Try [blue]'{command_path} {help_option}'[/] for help."), N_("[default: {}]"), N_("[env var: {}]"),
+    N_("[required]"), N_("(deprecated) "), N_("Missing command."), N_("No such command {name!r}."),
+)
+# The help option's text, which Typer's Click copy writes without gettext.
+HELP_OPTION_TEXT = N_("Show this message and exit.")
+
+# Typer renders its panels from these module constants, read at each call.
+_TYPER_CONSTANTS = ("ARGUMENTS_PANEL_TITLE", "OPTIONS_PANEL_TITLE", "COMMANDS_PANEL_TITLE", "ERRORS_PANEL_TITLE",
+                    "ABORTED_TEXT", "RICH_HELP", "DEFAULT_STRING", "ENVVAR_STRING", "REQUIRED_LONG_STRING",
+                    "DEPRECATED_STRING")
+_typer_english: dict[str, str] = {}
+
+# Clause punctuation followed by a CJK character (before Latin text a space is already usual).
+_CLAUSE_END = re.compile(r"[，；：、）](?=[\u4e00-\u9fff])")
+
+
+class TranslatedGroup(TyperGroup):
+    """The root ``xmr`` group: chooses the language, then translates help texts before parsing."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: typer.Context | None = None,
+                     **extra: Any) -> typer.Context:
+        if parent is None:
+            set_language(language_in_args(args))
+            route_typer_messages()
+            translate_help(self)
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+
+def language_in_args(args: list[str]) -> str | None:
+    """Return the value of ``--lang`` in ``args`` when it names a known language, else None.
+
+    An unknown value is left for the ``--lang`` option itself to reject with its usual error.
+    """
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        value = None
+        if arg == "--lang" and index + 1 < len(args):
+            value = args[index + 1]
+        elif arg.startswith("--lang="):
+            value = arg.split("=", 1)[1]
+        if value is not None:
+            return value if value in LANGUAGES else None
+    return None
+
+
+def translate_help(command: Command) -> None:
+    """Replace the help texts of ``command`` and of every command below it by their translations."""
+    for node, attribute, english in _help_slots(command):
+        setattr(node, attribute, with_break_points(_(english)))
+
+
+def with_break_points(text: str) -> str:
+    """Add a space after Chinese clause punctuation, where Rich may then wrap a help line.
+
+    Rich wraps only at whitespace and cuts a longer run with "…" in Typer's help tables, and
+    Chinese sentences have no spaces, so without these a translated help text loses its end.
+    """
+    return _CLAUSE_END.sub(lambda match: match.group(0) + " ", text)
+
+
+def help_texts(command: Command) -> set[str]:
+    """Return every help text of ``command``'s tree, as the English msgids the catalog must hold."""
+    return {english for _node, _attribute, english in _help_slots(command)}
+
+
+def _help_slots(command: Command) -> Iterator[tuple[Any, str, str]]:
+    # The help option is built on first use and then kept on the command, so build it now.
+    help_option = command.get_help_option(typer.Context(command))
+    for node in [command, *command.params, *([help_option] if help_option else [])]:
+        for attribute in ("help", "short_help"):
+            english = _english_text(node, attribute)
+            if english:
+                yield node, attribute, english
+    for child in getattr(command, "commands", {}).values():
+        yield from _help_slots(child)
+
+
+def _english_text(node: Any, attribute: str) -> str | None:
+    # Each slot remembers its English text, so a later translation (another --lang) starts from it.
+    english = node.__dict__.setdefault("_xmr_english", {})
+    if attribute not in english:
+        english[attribute] = getattr(node, attribute, None)
+    return english[attribute]
+
+
+def route_typer_messages() -> None:
+    """Look up Typer's own messages in this catalog, in the current language."""
+    # NOTE: Typer binds ``gettext.gettext`` as ``_`` in typer.core (not a documented hook); rebinding
+    # that name is the only way to follow --lang, since the default domain only reads the environment.
+    if typer.core._ in (gettext.gettext, _):  # type: ignore[attr-defined]
+        typer.core._ = _  # type: ignore[attr-defined]
+    for name in _TYPER_CONSTANTS:
+        english = _typer_english.setdefault(name, getattr(typer.rich_utils, name))
+        setattr(typer.rich_utils, name, _(english))
