@@ -19,7 +19,7 @@ def workers_dir(db_path: Path) -> Path:
 
 
 def write_pid_file(db_path: Path, worker_id: str, device: str | None) -> Path:
-    """Announce this process as a worker of ``db_path``; return the file, which the caller removes on exit."""
+    """Write this process's pid file for the store at ``db_path`` and return its path (removed by the caller on exit)."""
     folder = workers_dir(db_path)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"worker-{os.getpid()}.json"

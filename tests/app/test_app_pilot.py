@@ -150,7 +150,7 @@ async def test_compare_table_values_two_runs(db_path, store, configs):
     assert "optim.lr: 0.001 | 0.0005" in diff
 
 
-async def test_compare_shows_every_finished_run_until_the_user_ticks(db_path, store, configs):
+async def test_compare_defaults_to_all_finished(db_path, store, configs):
     first = add_run(store, "combo_a_offline", RunStatus.finished, metrics=metric_set(10.0))
     add_run(store, "still_queued", RunStatus.queued)
     app = make_app(db_path, configs)

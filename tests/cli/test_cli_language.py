@@ -1,12 +1,23 @@
-"""The xmr CLI prints its worker and queue messages in the language chosen by --lang or LANG."""
+"""The xmr CLI speaks the language chosen by --lang or the locale: help pages, messages, tables."""
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
+import typer.core
+import typer.main
+import typer.rich_utils
 from typer.testing import CliRunner
 
+from tests.app.rows import add_run, metric_set
+from tests.app.test_i18n import PO_FILE
 from xmr_tui.cli.main import app
+from xmr_tui.cli.translation import TYPER_MESSAGES, help_texts, language_in_args, with_break_points
 from xmr_tui.i18n import set_language
+from xmr_tui.i18n.catalog import parse_po
+from xmr_tui.store.database import Store
+from xmr_tui.store.models import RunStatus
 
 
 @pytest.fixture(autouse=True)
@@ -39,3 +50,111 @@ def test_lang_rejects_unknown(tmp_path):
     result = CliRunner().invoke(app, ["--lang", "fr", "worker", "status", "--db", str(tmp_path / "e.db")])
     assert result.exit_code != 0
     assert "not supported" in result.output
+
+
+# --- help pages and Typer's own words ------------------------------------------------------------
+
+def test_help_in_chinese_with_lang_zh():
+    result = CliRunner().invoke(app, ["--lang", "zh", "queue", "add", "--help"])
+
+    assert result.exit_code == 0
+    assert "将一个组合" in result.output  # the command's docstring
+    assert "逗号分隔的种子" in result.output  # an option's help
+    assert "选项" in result.output  # Typer's panel title
+    assert "显示此帮助并退出" in result.output  # the help option
+
+
+def test_root_help_follows_lang_environment(monkeypatch):
+    monkeypatch.setenv("LC_ALL", "zh_CN.UTF-8")
+
+    result = CliRunner().invoke(app, ["--help"])
+
+    assert "中文图文检索的消融实验" in result.output
+    assert "命令" in result.output
+
+
+def test_help_back_in_english_after_a_chinese_call():
+    CliRunner().invoke(app, ["--lang", "zh", "runs", "--help"])
+
+    result = CliRunner().invoke(app, ["--lang", "en", "runs", "--help"])
+
+    assert "List, show and compare stored runs." in result.output
+    assert "Options" in result.output
+    assert "Show this message and exit." in result.output
+
+
+def test_every_help_text_has_a_translation():
+    command = typer.main.get_command(app)
+    translated = parse_po(PO_FILE.read_text(encoding="utf-8"))
+
+    missing = sorted(help_texts(command) - set(translated))
+
+    assert not missing, f"add zh_CN translations of these help texts to {PO_FILE.name}: {missing}"
+
+
+def test_typer_messages_are_spelled_as_in_typer():
+    # A Typer upgrade that rewords one of these would silently leave it English.
+    source = inspect.getsource(typer.core) + inspect.getsource(typer.rich_utils)
+
+    missing = [message for message in TYPER_MESSAGES if f'"{message}"' not in source]
+
+    assert not missing
+
+
+def test_unknown_command_error_in_chinese():
+    result = CliRunner().invoke(app, ["--lang", "zh", "nope"])
+
+    assert result.exit_code != 0
+    assert "没有命令 'nope'" in result.output
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--lang", "zh", "runs"], "zh"),
+    (["--lang=en", "runs"], "en"),
+    (["--lang", "fr", "runs"], None),
+    (["runs", "--", "--lang", "zh"], None),
+    (["runs", "list"], None),
+])
+def test_language_in_args(args, expected):
+    assert language_in_args(args) == expected
+
+
+def test_break_points_only_before_chinese_text():
+    assert with_break_points("组合名（如 a、b）或路径，每个种子") == "组合名（如 a、b） 或路径， 每个种子"
+
+
+# --- messages and tables of runs, data and report ------------------------------------------------
+
+def test_runs_list_table_in_chinese(tmp_path):
+    store = Store(tmp_path / "e.db")
+    add_run(store, "combo_a_offline", RunStatus.failed)
+    store.close()
+
+    result = CliRunner().invoke(app, ["--lang", "zh", "runs", "list", "--db", str(tmp_path / "e.db")])
+
+    assert result.exit_code == 0, result.output
+    assert "状态" in result.output
+    assert "失败" in result.output
+    assert "t2i R@1" in result.output  # field terms stay as they are
+
+
+def test_data_error_in_chinese(tmp_path):
+    result = CliRunner().invoke(app, ["--lang", "zh", "data", "check", str(tmp_path / "none"),
+                                      "--db", str(tmp_path / "e.db")])
+
+    assert result.exit_code == 1
+    assert "既不是已注册的数据集，也不是文件夹" in result.output
+
+
+def test_report_markdown_in_chinese_but_csv_stays_english(tmp_path):
+    store = Store(tmp_path / "e.db")
+    add_run(store, "combo_a_offline", RunStatus.finished, metrics=metric_set(10.0))
+    store.close()
+    db = ["--db", str(tmp_path / "e.db")]
+
+    markdown = CliRunner().invoke(app, ["--lang", "zh", "report", "--format", "markdown", *db])
+    csv = CliRunner().invoke(app, ["--lang", "zh", "report", "--format", "csv", *db])
+
+    assert "| 运行 | 名称 | 种子 |" in markdown.output
+    assert "指标为百分比" in markdown.output
+    assert csv.output.startswith("runs,name,seeds,")

@@ -71,8 +71,8 @@ def show(
         metrics = store_runs.metrics_by_run(store, [run_id])[run_id]
         artifacts = store_runs.artifacts_of(store, run_id)
         latest_events = store_runs.events_of(store, run_id)[-events:] if events > 0 else []
-    console.print(_("[bold]run {id}[/]: {name} ({status})").format(id=run.id, name=run.name, status=_(run.status.value)),
-                  highlight=False)
+    heading = _("[bold]run {id}[/]: {name} ({status})").format(id=run.id, name=run.name, status=_(run.status.value))
+    console.print(heading, highlight=False)
     for label, value in ((N_("config hash"), run.config_hash), (N_("dataset"), run.dataset), (N_("seed"), run.seed),
                          (N_("sequence"), run.sequence or "–"), (N_("steps"), f"{run.steps_done}/{run.steps_total}"),
                          (N_("attempt"), f"{run.attempt}/{run.max_attempts}"), (N_("worker"), run.claimed_by or "–"),

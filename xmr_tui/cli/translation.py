@@ -6,8 +6,8 @@ the raw arguments (or the environment) just before parsing and swaps every help 
 command tree for its translation. The English texts are the catalog's msgids, so the catalog
 test can list them by walking the same tree (``help_texts``).
 
-Typer looks up its own words (``Options``, ``Commands``, ``Missing command.``) with the stdlib's
-default gettext domain, which only follows the environment; ``route_typer_messages`` points those
+Typer looks up its own words (``Options``, ``Commands``, ``Missing command.``) in the stdlib's
+default gettext domain, which follows only the environment. ``route_typer_messages`` points those
 lookups at this catalog instead. The parser errors of the Click copy inside Typer are plain
 English strings with no hook, so they stay English.
 """
@@ -27,14 +27,12 @@ from xmr_tui.i18n import LANGUAGES, N_, _, set_language
 
 Command = Union[TyperCommand, TyperGroup]
 
-# Typer's own messages; they must be spelled exactly as in Typer's source.
+# Typer's own messages, spelled exactly as in Typer's source.
 TYPER_MESSAGES = (
     N_("Arguments"), N_("Options"), N_("Commands"), N_("Error"), N_("Aborted."), N_("Aborted!"),
     N_("Try [blue]'{command_path} {help_option}'[/] for help."), N_("[default: {}]"), N_("[env var: {}]"),
     N_("[required]"), N_("(deprecated) "), N_("Missing command."), N_("No such command {name!r}."),
 )
-# The help option's text, which Typer's Click copy writes without gettext.
-HELP_OPTION_TEXT = N_("Show this message and exit.")
 
 # Typer renders its panels from these module constants, read at each call.
 _TYPER_CONSTANTS = ("ARGUMENTS_PANEL_TITLE", "OPTIONS_PANEL_TITLE", "COMMANDS_PANEL_TITLE", "ERRORS_PANEL_TITLE",
@@ -83,9 +81,9 @@ def translate_help(command: Command) -> None:
 
 
 def with_break_points(text: str) -> str:
-    """Add a space after Chinese clause punctuation, where Rich may then wrap a help line.
+    """Add a space after Chinese clause punctuation, so that Rich may wrap a help line there.
 
-    Rich wraps only at whitespace and cuts a longer run with "…" in Typer's help tables, and
+    Rich wraps only at whitespace and cuts a longer run with "…" in Typer's help tables.
     Chinese sentences have no spaces, so without these a translated help text loses its end.
     """
     return _CLAUSE_END.sub(lambda match: match.group(0) + " ", text)
@@ -118,8 +116,8 @@ def _english_text(node: Any, attribute: str) -> str | None:
 
 def route_typer_messages() -> None:
     """Look up Typer's own messages in this catalog, in the current language."""
-    # NOTE: Typer binds ``gettext.gettext`` as ``_`` in typer.core (not a documented hook); rebinding
-    # that name is the only way to follow --lang, since the default domain only reads the environment.
+    # NOTE: this rebinds the ``_`` (``gettext.gettext``) of typer.core, which is not a documented hook.
+    # The default gettext domain reads only the environment, so it cannot follow --lang.
     if typer.core._ in (gettext.gettext, _):  # type: ignore[attr-defined]
         typer.core._ = _  # type: ignore[attr-defined]
     for name in _TYPER_CONSTANTS:
