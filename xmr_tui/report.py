@@ -142,8 +142,9 @@ def group_rows(rows: list[ReportRow], group_by: str | None = None) -> list[Repor
             try:
                 value = config_value(row.run, group_by)
             except KeyError:
-                raise ValueError(f"--group-by {group_by!r}: run {row.run.id} has no such config key; use a key "
-                                 "path such as text.backbone or head.kind (see `xmr runs show`)") from None
+                raise ValueError(_("--group-by {key!r}: run {id} has no such config key; use a key path such as "
+                                   "text.backbone or head.kind (see `xmr runs show`)").format(key=group_by,
+                                                                                             id=row.run.id)) from None
             key = label = f"{group_by}={json.dumps(value, ensure_ascii=False)}"
         group = groups.setdefault(key, ReportGroup(label=label or ""))
         group.rows.append(row)

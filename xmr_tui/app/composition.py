@@ -19,6 +19,7 @@ import yaml
 
 from engine.config import (ConfigError, ExperimentConfig, config_from_dict, configs_dir, deep_merge,
                            load_yaml_tree, override_tree)
+from xmr_tui.i18n import _
 
 # Backbone fields take any Hugging Face or timm name, so their metadata names no registry; the
 # menus offer the registered (offline-loadable) backbones.
@@ -103,7 +104,7 @@ class Composition:
     def seeded(self, count: int) -> list[ExperimentConfig]:
         """Return ``count`` configs that differ only in ``train.seed`` (the preset's seed, +1, …)."""
         if count < 1:
-            raise ConfigError(f"number of seeds: {count} is invalid; expected at least 1")
+            raise ConfigError(_("number of seeds: {count} is invalid; expected at least 1").format(count=count))
         base = self.build()
         return [dataclasses.replace(base, train=dataclasses.replace(base.train, seed=base.train.seed + offset))
                 for offset in range(count)]
@@ -111,11 +112,12 @@ class Composition:
     def save(self, name: str, folder: Path | None = None) -> Path:
         """Write the composition as ``configs/<name>.yaml`` that extends the preset; return its path."""
         if not COMBO_NAME.match(name):
-            raise ConfigError(f"combo name {name!r} is invalid; use lower-case letters, digits, _ and -")
+            raise ConfigError(_("combo name {name!r} is invalid; use lower-case letters, digits, _ and -").format(
+                name=name))
         folder = folder or self.preset.parent
         path = folder / f"{name}.yaml"
         if path.exists():
-            raise ConfigError(f"{path} already exists; choose another name")
+            raise ConfigError(_("{path} already exists; choose another name").format(path=path))
         self.build()
         body: dict[str, Any] = {"extends": self._extends_path(folder)}
         for key, value in self.overrides.items():

@@ -60,12 +60,8 @@ def _sequence_configs(sequence: str, combo: str | None, overrides: list[str]) ->
     if combo is not None:
         raise CliError(_("give either COMBO ({combo!r}) or --sequence ({sequence!r}), not both").format(
             combo=combo, sequence=sequence))
-    try:
-        from engine.sequences import load_sequence
-    except ImportError:
-        # NOTE: engine.sequences lands with the combo and sequence files; until then --sequence fails here.
-        raise CliError(f"--sequence {sequence}: sequences are not available in this xmr build "
-                       "(engine.sequences is missing); queue the combos one by one") from None
+    from engine.sequences import load_sequence
+
     # Each config is named "<sequence>/<run name>" by the loader, which reports show.
     return [config for _name, config in load_sequence(sequence, overrides)]
 

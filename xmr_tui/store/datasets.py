@@ -18,6 +18,7 @@ from sqlmodel import Field, SQLModel, select
 from engine.config import ExperimentConfig
 from engine.data.datasets import BUILT_IN, detect_format
 from engine.data.records import DatasetError
+from xmr_tui.i18n import _
 from xmr_tui.store.models import utcnow
 
 if TYPE_CHECKING:  # database.py may import this module to register the table, so no cycle at runtime
@@ -45,10 +46,11 @@ def add_dataset_table(connection: Connection) -> None:
 def register_dataset(store: Store, name: str, path: Path, fmt: str = "auto") -> RegisteredDataset:
     """Record (or re-point) `name` at a dataset folder, detecting its format when `fmt` is auto."""
     if name in BUILT_IN:
-        raise DatasetError(f"{name!r} is a built-in dataset name; choose another name")
+        raise DatasetError(_("{name!r} is a built-in dataset name; choose another name").format(name=name))
     folder = Path(path).expanduser().resolve()
     if not folder.is_dir():
-        raise DatasetError(f"{folder} is not a folder; give the folder that contains the dataset files")
+        raise DatasetError(_("{folder} is not a folder; give the folder that contains the dataset files").format(
+            folder=folder))
     entry = RegisteredDataset(name=name, path=str(folder), format=detect_format(folder, fmt))
     with store.write() as session:
         session.merge(entry)

@@ -14,6 +14,7 @@ from typing import Callable
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
+from xmr_tui.i18n import _
 from xmr_tui.store.datasets import add_dataset_table
 
 from xmr_tui.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -126,8 +127,8 @@ def migrate(connection: Connection) -> None:
         connection.exec_driver_sql(f"PRAGMA user_version={LATEST_VERSION}")
         return
     if version > LATEST_VERSION:
-        raise SchemaTooNewError(f"the store's schema version {version} is newer than this xmr's "
-                                f"({LATEST_VERSION}); upgrade xmr to open it")
+        raise SchemaTooNewError(_("the store's schema version {version} is newer than this xmr's ({latest}); "
+                                  "upgrade xmr to open it").format(version=version, latest=LATEST_VERSION))
     for number in range(version, LATEST_VERSION):
         log.info("migrating the store schema from version %d to %d", number, number + 1)
         MIGRATIONS[number](connection)

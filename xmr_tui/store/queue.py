@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, or_, select, update
 
 from engine.config import ExperimentConfig
+from xmr_tui.i18n import _
 from xmr_tui.store.database import Store
 from xmr_tui.store.models import Run, RunEvent, RunStatus, utcnow
 from xmr_tui.store.runs import RunNotFoundError, new_run
@@ -129,8 +130,8 @@ def cancel_run(store: Store, run_id: int) -> Run:
     with store.write() as session:
         run = _get(session, run_id)
         if run.status in FINAL_STATUSES:
-            raise QueueStateError(f"run {run_id} is already {run.status.value}; only queued or running runs "
-                                  "can be cancelled")
+            raise QueueStateError(_("run {id} is already {status}; only queued or running runs can be "
+                                    "cancelled").format(id=run_id, status=_(run.status.value)))
         run.status = RunStatus.cancelled
         run.fence += 1
         run.claimed_by = None
@@ -145,8 +146,8 @@ def retry_run(store: Store, run_id: int) -> Run:
     with store.write() as session:
         run = _get(session, run_id)
         if run.status not in (RunStatus.failed, RunStatus.cancelled):
-            raise QueueStateError(f"run {run_id} is {run.status.value}; only failed or cancelled runs can be "
-                                  "retried")
+            raise QueueStateError(_("run {id} is {status}; only failed or cancelled runs can be retried").format(
+                id=run_id, status=_(run.status.value)))
         run.status = RunStatus.queued
         run.attempt = 0
         run.fence += 1
@@ -159,5 +160,5 @@ def retry_run(store: Store, run_id: int) -> Run:
 def _get(session: Session, run_id: int) -> Run:
     run = session.get(Run, run_id)
     if run is None:
-        raise RunNotFoundError(f"no run with id {run_id}; see `xmr queue list`")
+        raise RunNotFoundError(_("no run with id {id}; see `xmr queue list`").format(id=run_id))
     return run

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, delete, select
 
 from engine.config import ExperimentConfig, config_from_dict, summary_line
 from engine.sink import StepRecord
+from xmr_tui.i18n import _
 from xmr_tui.store.database import Store
 from xmr_tui.store.models import Artifact, Run, RunEvent, RunMetric, RunStatus, StepMetric, utcnow
 
@@ -33,7 +34,7 @@ def owned_run(session: Session, run_id: int, fence: int | None) -> Run:
     """Return run ``run_id`` for writing, checking ``fence`` when one is given."""
     run = session.get(Run, run_id)
     if run is None:
-        raise RunNotFoundError(f"no run with id {run_id}; see `xmr runs list`")
+        raise RunNotFoundError(_("no run with id {id}; see `xmr runs list`").format(id=run_id))
     if fence is not None and (run.fence != fence or run.status != RunStatus.running):
         raise LeaseLostError(f"run {run_id}: write with fencing token {fence} rejected (the run is "
                              f"{run.status.value} with token {run.fence}); this worker no longer owns it")
@@ -79,7 +80,7 @@ def get_run(store: Store, run_id: int) -> Run:
     with store.read() as session:
         run = session.get(Run, run_id)
     if run is None:
-        raise RunNotFoundError(f"no run with id {run_id}; see `xmr runs list`")
+        raise RunNotFoundError(_("no run with id {id}; see `xmr runs list`").format(id=run_id))
     return run
 
 
