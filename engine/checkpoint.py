@@ -21,6 +21,8 @@ from typing import Any, BinaryIO
 import numpy as np
 import torch
 
+from engine.messages import _
+
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
@@ -86,9 +88,10 @@ def save_checkpoint(path: Path, state: TrainingState) -> None:
         _fsync_directory(path.parent)
     except OSError as error:
         temporary.unlink(missing_ok=True)
-        kept = "the previous checkpoint is kept" if path.exists() else "no earlier checkpoint exists"
-        raise CheckpointError(f"writing checkpoint {path} at step {state.step} failed ({error.strerror or error}); "
-                              f"{kept}. Free disk space, then `xmr queue retry` the run to resume") from error
+        kept = _("the previous checkpoint is kept") if path.exists() else _("no earlier checkpoint exists")
+        raise CheckpointError(_("writing checkpoint {path} at step {step} failed ({error}); {kept}. Free disk space, "
+                                "then `xmr queue retry` the run to resume").format(
+            path=path, step=state.step, error=error.strerror or error, kept=kept)) from error
 
 
 def _fsync_directory(folder: Path) -> None:
@@ -106,9 +109,10 @@ def load_checkpoint(path: Path, config_hash: str) -> TrainingState:
     # Checkpoints are written by this program into the run's own folder, never downloaded.
     payload = torch.load(path, map_location="cpu", weights_only=False)
     if payload.pop("format", None) != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: unsupported checkpoint format; delete it to restart the run from step 0")
+        raise CheckpointError(_("{path}: unsupported checkpoint format; delete it to restart the run from step "
+                                "0").format(path=path))
     state = TrainingState(**payload)
     if state.config_hash != config_hash:
-        raise CheckpointError(f"{path} belongs to config {state.config_hash}, not {config_hash}; "
-                              "delete it to restart the run from step 0")
+        raise CheckpointError(_("{path} belongs to config {found}, not {expected}; delete it to restart the run "
+                                "from step 0").format(path=path, found=state.config_hash, expected=config_hash))
     return state

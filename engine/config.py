@@ -19,6 +19,8 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from engine.messages import N_, _
+
 
 class ConfigError(ValueError):
     """Raised for an invalid config; the message names the key path and what is allowed."""
@@ -272,13 +274,15 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
 
 def _build_dataclass(cls: type, data: Any, path: str) -> Any:
     if not isinstance(data, dict):
-        raise ConfigError(f"{path or 'config'}: expected a mapping of keys, got {data!r}")
+        raise ConfigError(_("{key}: expected a mapping of keys, got {value!r}").format(key=path or "config",
+                                                                                       value=data))
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in dataclasses.fields(cls)}
     for key in data:
         if key not in known:
             where = f"{path}.{key}" if path else str(key)
-            raise ConfigError(f"unknown key {where!r}; allowed keys here: {', '.join(known)}")
+            raise ConfigError(_("unknown key {key!r}; allowed keys here: {allowed}").format(
+                key=where, allowed=", ".join(known)))
     values = {}
     for name, spec in known.items():
         if name not in data:
@@ -293,41 +297,53 @@ def _build_dataclass(cls: type, data: Any, path: str) -> Any:
 
 
 def _coerce(value: Any, hint: Any, path: str) -> Any:
+    """Return ``value`` converted to the type ``hint``, or raise ConfigError naming ``path``."""
+    if not _matches(value, hint):
+        if typing.get_origin(hint) is Literal:
+            raise ConfigError(_("{key}: {value!r} is invalid; allowed: {allowed}").format(
+                key=path, value=value, allowed=", ".join(map(str, typing.get_args(hint)))))
+        raise ConfigError(_("{key}: {value!r} is invalid; expected {expected}").format(
+            key=path, value=value, expected=_describe(hint)))
+    if _is_union(hint):
+        option = next(option for option in typing.get_args(hint) if _matches(value, option))
+        return _coerce(value, option, path)
+    return float(value) if hint is float else value
+
+
+def _is_union(hint: Any) -> bool:
     origin = typing.get_origin(hint)
-    if origin is Union or origin is types.UnionType:  # `str | None` is a UnionType, not a Union
-        errors = []
-        for option in typing.get_args(hint):
-            try:
-                return _coerce(value, option, path)
-            except ConfigError as error:
-                errors.append(str(error).split(": ", 1)[-1])
-        raise ConfigError(f"{path}: {value!r} is invalid; expected {' or '.join(errors)}")
-    if origin is Literal:
-        allowed = typing.get_args(hint)
-        if value not in allowed:
-            raise ConfigError(f"{path}: {value!r} is invalid; allowed: {', '.join(map(str, allowed))}")
-        return value
+    return origin is Union or origin is types.UnionType  # `str | None` is a UnionType, not a Union
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    if _is_union(hint):
+        return any(_matches(value, option) for option in typing.get_args(hint))
+    if typing.get_origin(hint) is Literal:
+        return value in typing.get_args(hint)
     if hint is type(None):
-        if value is not None:
-            raise ConfigError(f"{path}: null")
-        return None
+        return value is None
     if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{path}: {value!r} is invalid; expected true or false")
-        return value
+        return isinstance(value, bool)
     if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{path}: {value!r} is invalid; expected a whole number")
-        return value
+        return isinstance(value, int) and not isinstance(value, bool)
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{path}: {value!r} is invalid; expected a number")
-        return float(value)
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
     if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{path}: {value!r} is invalid; expected a string")
-        return value
-    raise ConfigError(f"{path}: unsupported type {hint!r}")
+        return isinstance(value, str)
+    raise TypeError(f"config fields of type {hint!r} are not supported")
+
+
+def _describe(hint: Any) -> str:
+    """Return what a value of type ``hint`` looks like, for error messages."""
+    if _is_union(hint):
+        return _(" or ").join(_describe(option) for option in typing.get_args(hint))
+    if typing.get_origin(hint) is Literal:
+        return _("one of: {values}").format(values=", ".join(map(str, typing.get_args(hint))))
+    return _(_TYPE_NAMES[hint])
+
+
+_TYPE_NAMES = {type(None): N_("null"), bool: N_("true or false"), int: N_("a whole number"), float: N_("a number"),
+               str: N_("a string")}
 
 
 def validate(config: ExperimentConfig) -> None:
@@ -344,49 +360,51 @@ def validate(config: ExperimentConfig) -> None:
             name = getattr(value, spec.name)
             if kind and name not in REGISTRIES[kind]:
                 allowed = ", ".join(REGISTRIES[kind].names())
-                raise ConfigError(f"{section.name}.{spec.name}: unknown value {name!r}; allowed: {allowed}")
+                raise ConfigError(_("{key}: unknown value {value!r}; allowed: {allowed}").format(
+                    key=f"{section.name}.{spec.name}", value=name, allowed=allowed))
     _check_ranges(config)
 
 
 def _check_ranges(config: ExperimentConfig) -> None:
     checks = [
-        ("train.steps", config.train.steps >= 1, "at least 1"),
-        ("train.batch_size", config.train.batch_size >= 2, "at least 2 (InfoNCE needs negatives)"),
-        ("train.log_every", config.train.log_every >= 1, "at least 1"),
-        ("train.checkpoint_every", config.train.checkpoint_every >= 0, "0 or more"),
-        ("optim.grad_accum", config.optim.grad_accum >= 1, "at least 1"),
+        ("train.steps", config.train.steps >= 1, N_("at least 1")),
+        ("train.batch_size", config.train.batch_size >= 2, N_("at least 2 (InfoNCE needs negatives)")),
+        ("train.log_every", config.train.log_every >= 1, N_("at least 1")),
+        ("train.checkpoint_every", config.train.checkpoint_every >= 0, N_("0 or more")),
+        ("optim.grad_accum", config.optim.grad_accum >= 1, N_("at least 1")),
         ("optim.grad_accum", config.train.batch_size % config.optim.grad_accum == 0,
-         "a divisor of train.batch_size"),
-        ("optim.lr", config.optim.lr > 0, "greater than 0"),
-        ("optim.warmup_ratio", 0 <= config.optim.warmup_ratio < 1, "in [0, 1)"),
-        ("optim.min_lr_ratio", 0 <= config.optim.min_lr_ratio <= 1, "in [0, 1]"),
-        ("optim.llrd_factor", 0 < config.optim.llrd_factor <= 1, "in (0, 1]"),
-        ("similarity.temperature", config.similarity.temperature > 0, "greater than 0"),
-        ("similarity.max_logit_scale", config.similarity.max_logit_scale > 1, "greater than 1"),
-        ("head.dropout", 0 <= config.head.dropout < 1, "in [0, 1)"),
-        ("head.embed_dim", config.head.embed_dim >= 1, "at least 1"),
-        ("text.max_length", config.text.max_length >= 2, "at least 2"),
-        ("image.image_size", config.image.image_size >= 32, "at least 32"),
-        ("loss.hard_k", config.loss.hard_k >= 1, "at least 1"),
-        ("loss.queue_size", config.loss.queue_size >= 1, "at least 1"),
-        ("fusion.rerank_k", config.fusion.rerank_k >= 1, "at least 1"),
-        ("fusion.hidden_dim", config.fusion.hidden_dim >= 1, "at least 1"),
-        ("data.num_workers", config.data.num_workers >= 0, "0 or more"),
-        ("data.resize_cache", config.data.resize_cache >= 0, "0 (off) or a side in pixels"),
-        ("eval.top_k", config.eval.top_k >= 1, "at least 1"),
-        ("eval.ivf_nlist", config.eval.ivf_nlist >= 0, "0 (auto) or more"),
-        ("eval.ivf_nprobe", config.eval.ivf_nprobe >= 0, "0 (auto) or more"),
-        ("eval.pq_m", config.eval.pq_m >= 0, "0 (auto) or more"),
-        ("eval.pq_nbits", 0 <= config.eval.pq_nbits <= 16, "0 (auto) or 1 to 16"),
-        ("eval.index_train_size", config.eval.index_train_size >= 0, "0 (auto) or more"),
-        ("eval.chunk_mb", config.eval.chunk_mb >= 1, "at least 1"),
-        ("eval.latency_queries", config.eval.latency_queries >= 0, "0 or more"),
+         N_("a divisor of train.batch_size")),
+        ("optim.lr", config.optim.lr > 0, N_("greater than 0")),
+        ("optim.warmup_ratio", 0 <= config.optim.warmup_ratio < 1, N_("in [0, 1)")),
+        ("optim.min_lr_ratio", 0 <= config.optim.min_lr_ratio <= 1, N_("in [0, 1]")),
+        ("optim.llrd_factor", 0 < config.optim.llrd_factor <= 1, N_("in (0, 1]")),
+        ("similarity.temperature", config.similarity.temperature > 0, N_("greater than 0")),
+        ("similarity.max_logit_scale", config.similarity.max_logit_scale > 1, N_("greater than 1")),
+        ("head.dropout", 0 <= config.head.dropout < 1, N_("in [0, 1)")),
+        ("head.embed_dim", config.head.embed_dim >= 1, N_("at least 1")),
+        ("text.max_length", config.text.max_length >= 2, N_("at least 2")),
+        ("image.image_size", config.image.image_size >= 32, N_("at least 32")),
+        ("loss.hard_k", config.loss.hard_k >= 1, N_("at least 1")),
+        ("loss.queue_size", config.loss.queue_size >= 1, N_("at least 1")),
+        ("fusion.rerank_k", config.fusion.rerank_k >= 1, N_("at least 1")),
+        ("fusion.hidden_dim", config.fusion.hidden_dim >= 1, N_("at least 1")),
+        ("data.num_workers", config.data.num_workers >= 0, N_("0 or more")),
+        ("data.resize_cache", config.data.resize_cache >= 0, N_("0 (off) or a side in pixels")),
+        ("eval.top_k", config.eval.top_k >= 1, N_("at least 1")),
+        ("eval.ivf_nlist", config.eval.ivf_nlist >= 0, N_("0 (auto) or more")),
+        ("eval.ivf_nprobe", config.eval.ivf_nprobe >= 0, N_("0 (auto) or more")),
+        ("eval.pq_m", config.eval.pq_m >= 0, N_("0 (auto) or more")),
+        ("eval.pq_nbits", 0 <= config.eval.pq_nbits <= 16, N_("0 (auto) or 1 to 16")),
+        ("eval.index_train_size", config.eval.index_train_size >= 0, N_("0 (auto) or more")),
+        ("eval.chunk_mb", config.eval.chunk_mb >= 1, N_("at least 1")),
+        ("eval.latency_queries", config.eval.latency_queries >= 0, N_("0 or more")),
     ]
     unfreeze = config.text.unfreeze_layers
-    checks.append(("text.unfreeze_layers", unfreeze == "all" or unfreeze >= 0, "0 or more, or `all`"))
+    checks.append(("text.unfreeze_layers", unfreeze == "all" or unfreeze >= 0, N_("0 or more, or `all`")))
     for key, ok, expected in checks:
         if not ok:
-            raise ConfigError(f"{key}: {_lookup(config, key)!r} is invalid; expected {expected}")
+            raise ConfigError(_("{key}: {value!r} is invalid; expected {expected}").format(
+                key=key, value=_lookup(config, key), expected=_(expected)))
 
 
 def _lookup(config: ExperimentConfig, key: str) -> Any:
@@ -415,21 +433,21 @@ def resolve_config_path(name_or_path: str) -> Path:
         for option in (folder / name_or_path, folder / f"{name_or_path}.yaml"):
             if option.is_file():
                 return option
-    raise ConfigError(f"config {name_or_path!r} not found: give a YAML path or a combo name "
-                      f"from {configs_dir()} (see `xmr combos`)")
+    raise ConfigError(_("config {name!r} not found: give a YAML path or a combo name from {folder} "
+                        "(see `xmr combos`)").format(name=name_or_path, folder=configs_dir()))
 
 
 def load_yaml_tree(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Load a YAML config, merging the file it ``extends:`` underneath it."""
     path = path.resolve()
     if path in _seen:
-        raise ConfigError(f"{path}: `extends` forms a cycle")
+        raise ConfigError(_("{path}: `extends` forms a cycle").format(path=path))
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: invalid YAML: {error}") from None
+        raise ConfigError(_("{path}: invalid YAML: {error}").format(path=path, error=error)) from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+        raise ConfigError(_("{path}: expected a mapping at the top level").format(path=path))
     parent = data.pop("extends", None)
     if parent is None:
         return data
@@ -451,7 +469,8 @@ def parse_override(text: str) -> dict[str, Any]:
     """Turn ``a.b=value`` into ``{"a": {"b": value}}``; the value is parsed as YAML."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"override {text!r} is invalid; expected key.path=value, e.g. train.steps=200")
+        raise ConfigError(_("override {text!r} is invalid; expected key.path=value, e.g. train.steps=200").format(
+            text=text))
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Callable, Generic, Iterator, TypeVar
 
+from engine.messages import _
+
 T = TypeVar("T")
 
 # Every registry by kind, so the config validator can check any field that names a variant.
@@ -49,7 +51,8 @@ class Registry(Generic[T]):
             return self._entries[name]
         except KeyError:
             allowed = ", ".join(self._entries)
-            raise UnknownNameError(f"unknown {self.kind} {name!r}; allowed: {allowed}") from None
+            raise UnknownNameError(_("unknown {kind} {name!r}; allowed: {allowed}").format(
+                kind=self.kind, name=name, allowed=allowed)) from None
 
     def names(self) -> list[str]:
         return list(self._entries)

@@ -28,6 +28,7 @@ import yaml
 from engine.config import (ConfigError, ExperimentConfig, config_from_dict, configs_dir, deep_merge,
                            load_config, load_yaml_tree, override_tree, parse_override, resolve_config_path,
                            summary_line)
+from engine.messages import _
 
 # Top-level config files that ``catalog`` lists as combos (shared bases such as common.yaml are not).
 COMBO_PATTERNS = ("combo_*.yaml", "demo_*.yaml")
@@ -57,7 +58,8 @@ def resolve_sequence_path(name_or_path: str) -> Path:
         if option.is_file():
             return option
     known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml"))) or "none"
-    raise ConfigError(f"sequence {name_or_path!r} not found in {folder}; known sequences: {known}")
+    raise ConfigError(_("sequence {name!r} not found in {folder}; known sequences: {known}").format(
+        name=name_or_path, folder=folder, known=known))
 
 
 def load_sequence(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> list[tuple[str, ExperimentConfig]]:
@@ -92,48 +94,53 @@ def _read_sequence_file(path: Path) -> dict[str, Any]:
     try:
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: invalid YAML: {error}") from None
+        raise ConfigError(_("{path}: invalid YAML: {error}").format(path=path, error=error)) from None
+    allowed = ", ".join(sorted(SEQUENCE_KEYS))
     if not isinstance(spec, dict):
-        raise ConfigError(f"{path}: expected a mapping with keys {', '.join(sorted(SEQUENCE_KEYS))}")
+        raise ConfigError(_("{path}: expected a mapping with keys {allowed}").format(path=path, allowed=allowed))
     unknown = set(spec) - SEQUENCE_KEYS
     if unknown:
-        raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r}; allowed: {', '.join(sorted(SEQUENCE_KEYS))}")
+        raise ConfigError(_("{path}: unknown key {key!r}; allowed: {allowed}").format(
+            path=path, key=sorted(unknown)[0], allowed=allowed))
     for key in ("base", "runs"):
         if key not in spec:
-            raise ConfigError(f"{path}: missing key {key!r}")
+            raise ConfigError(_("{path}: missing key {key!r}").format(path=path, key=key))
     if not isinstance(spec["runs"], list) or len(spec["runs"]) < 2:
-        raise ConfigError(f"{path}: runs: expected a list of at least 2 runs")
+        raise ConfigError(_("{path}: runs: expected a list of at least 2 runs").format(path=path))
     return spec
 
 
 def _parse_run(path: Path, index: int, run: Any) -> tuple[str, dict[str, Any]]:
     where = f"{path.name}: runs[{index}]"
     if not isinstance(run, dict) or "name" not in run:
-        raise ConfigError(f"{where}: expected a mapping with a `name` and optional `set`")
+        raise ConfigError(_("{where}: expected a mapping with a `name` and optional `set`").format(where=where))
     unknown = set(run) - RUN_KEYS
     if unknown:
-        raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}; allowed: name, set")
+        raise ConfigError(_("{where}: unknown key {key!r}; allowed: name, set").format(where=where,
+                                                                                   key=sorted(unknown)[0]))
     settings = run.get("set") or {}
     if not isinstance(settings, dict):
-        raise ConfigError(f"{where}.set: expected a mapping of dotted keys to values, e.g. {{text.pooling: cls}}")
+        raise ConfigError(_("{where}.set: expected a mapping of dotted keys to values, e.g. {example}").format(
+            where=where, example="{text.pooling: cls}"))
     if index > 0 and len(settings) != 1:
-        raise ConfigError(f"{where} ({run['name']}): sets {len(settings)} keys; every run after the first "
-                          "must change exactly one")
+        raise ConfigError(_("{where} ({name}): sets {count} keys; every run after the first must change exactly "
+                            "one").format(where=where, name=run["name"], count=len(settings)))
     return str(run["name"]), settings
 
 
 def _reject_varied_overrides(path: Path, runs: list[tuple[str, dict[str, Any]]], overrides: tuple[str, ...] | list[str]) -> None:
-    varied = {key for _, settings in runs[1:] for key in settings}
+    varied = {key for _name, settings in runs[1:] for key in settings}
     for override in overrides:
         key = override.partition("=")[0].strip()
         if key in varied:
-            raise ConfigError(f"--set {override}: {path.stem} varies {key} from run to run; "
-                              "override another key or edit the sequence file")
+            raise ConfigError(_("--set {override}: {sequence} varies {key} from run to run; override another key "
+                                "or edit the sequence file").format(override=override, sequence=path.stem, key=key))
 
 
 def _resolve_base(path: Path, base: Any) -> Path:
     if not isinstance(base, str):
-        raise ConfigError(f"{path.name}: base: expected a config path or name, got {base!r}")
+        raise ConfigError(_("{file}: base: expected a config path or name, got {value!r}").format(file=path.name,
+                                                                                                   value=base))
     relative = path.parent / base
     return relative if relative.is_file() else resolve_config_path(base)
 
@@ -142,15 +149,15 @@ def _build_run_config(path: Path, name: str, data: dict[str, Any]) -> Experiment
     try:
         return config_from_dict({**data, "name": f"{path.stem}/{name}"})
     except ConfigError as error:
-        raise ConfigError(f"{path.name}: run {name!r}: {error}") from None
+        raise ConfigError(_("{file}: run {name!r}: {error}").format(file=path.name, name=name, error=error)) from None
 
 
 def _check_one_change(path: Path, name: str, previous: ExperimentConfig, config: ExperimentConfig) -> None:
     changed = changed_keys(previous, config)
     if len(changed) != 1:
-        what = ", ".join(changed) if changed else "nothing"
-        raise ConfigError(f"{path.name}: run {name!r} changes {what} compared with the previous run; "
-                          "each run must change exactly one value")
+        what = ", ".join(changed) if changed else _("nothing")
+        raise ConfigError(_("{file}: run {name!r} changes {what} compared with the previous run; each run must "
+                            "change exactly one value").format(file=path.name, name=name, what=what))
 
 
 def changed_keys(before: ExperimentConfig, after: ExperimentConfig) -> list[str]:

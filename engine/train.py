@@ -25,6 +25,7 @@ from engine.evaluate import score_embeddings
 from engine.features import (SplitFeatures, cached_split_features, encode_image_features, encode_split_features,
                              encode_text_features, project_features)
 from engine.losses import NEGATIVES, ContrastiveBatch, directional_losses
+from engine.messages import _
 from engine.models.fusion import fusion_rescorer
 from engine.models.model import CrossModalRetrievalModel
 from engine.optim import OPTIMIZERS, SCHEDULERS
@@ -150,8 +151,8 @@ def resolve_amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype 
     if not config.use_amp:
         return None
     if config.amp_dtype == "fp16" and device.type != "cuda":
-        raise ConfigError(f"train.amp_dtype: 'fp16' needs CUDA but the device is {device}; "
-                          "use `bf16` or `auto` on CPU")
+        raise ConfigError(_("train.amp_dtype: 'fp16' needs CUDA but the device is {device}; use `bf16` or `auto` "
+                            "on CPU").format(device=device))
     if config.amp_dtype == "auto":
         # fp16 runs on every CUDA GPU, whereas bf16 needs compute capability 8.0 or newer. On CPU,
         # autocast's default and best-covered dtype is bf16.
@@ -344,9 +345,11 @@ class Trainer:
     def _check_finite(self, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss):
             last = getattr(self, "_last_finite", None)
-            where = f"last finite loss {last[1]:.4f} at step {last[0]}" if last else "no finite loss yet"
-            raise NonFiniteLossError(f"loss became {loss.item()} at step {self.step + 1} ({where}); "
-                                     "lower optim.lr, raise similarity.temperature or turn off train.use_amp")
+            where = (_("last finite loss {loss:.4f} at step {step}").format(loss=last[1], step=last[0]) if last
+                     else _("no finite loss yet"))
+            raise NonFiniteLossError(_("loss became {value} at step {step} ({where}); lower optim.lr, raise "
+                                       "similarity.temperature or turn off train.use_amp").format(
+                value=loss.item(), step=self.step + 1, where=where))
 
     def fit(self) -> None:
         """Train until ``train.steps`` or until the sink requests a stop, checkpointing on the way."""

@@ -9,6 +9,7 @@ import pytest
 
 from engine.config import ExperimentConfig, config_from_dict, deep_merge
 from tests.fixtures import write_toy_dataset
+from xmr_tui.i18n import set_language
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +40,11 @@ def tiny_config(toy_dataset: Path):
 def isolated_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep feature caches and datasets of tests out of the user's ~/.cache."""
     monkeypatch.setenv("XMR_CACHE", str(tmp_path_factory.getbasetemp() / "xmr-cache"))
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Run each test in English and restore English afterwards, since the engine's messages follow it too."""
+    set_language("en")
+    yield
+    set_language("en")

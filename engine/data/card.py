@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from engine.data.records import SPLIT_NAMES, DatasetError
+from engine.messages import _
 
 logger = logging.getLogger(__name__)
 
 CARD_FILE = "card.json"
 README_FILE = "README.md"
-_BUILD_HINT = "run `xmr data build emoji-zh`"
 
 
 @dataclass(frozen=True)
@@ -142,11 +142,9 @@ def read_card(root: Path) -> DatasetCard:
     """Load `card.json` from a dataset folder; raises DatasetError if the dataset was not built."""
     path = Path(root) / CARD_FILE
     if not path.is_file():
-        raise DatasetError(f"dataset not built: {path} not found; {_BUILD_HINT}")
+        raise DatasetError(_("dataset not built: {path} not found; run `xmr data build emoji-zh`").format(path=path))
     try:
         return DatasetCard.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
-        raise DatasetError(
-            f"{path} is unreadable ({type(error).__name__}: {error}); "
-            f"{_BUILD_HINT} --force to rebuild it"
-        ) from None
+        raise DatasetError(_("{path} is unreadable ({error}); run `xmr data build emoji-zh --force` to rebuild "
+                             "it").format(path=path, error=f"{type(error).__name__}: {error}")) from None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from engine.data.datasets import detect_format, list_splits, read_split
 from engine.data.problems import ProblemLog
+from engine.messages import _
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +45,14 @@ class DatasetCheck:
 
     def report_lines(self) -> list[str]:
         """Render the per-split counts and problems that `xmr data check` prints."""
-        lines = [f"{self.root} ({self.format} layout)"]
+        lines = [_("{root} ({layout} layout)").format(root=self.root, layout=self.format)]
         for check in self.splits:
-            status = "ok" if not check.problems else f"{check.problems.total()} problems"
-            lines.append(f"split {check.split}: {check.texts} texts, {check.images} images, {status}")
+            status = _("ok") if not check.problems else _("{count} problems").format(count=check.problems.total())
+            lines.append(_("split {split}: {texts} texts, {images} images, {status}").format(
+                split=check.split, texts=check.texts, images=check.images, status=status))
             if check.unanswered:
-                lines.append(f"  {check.unanswered} texts have no image_ids: they can be predicted, "
-                             "not scored")
+                lines.append("  " + _("{count} texts have no image_ids: they can be predicted, not scored").format(
+                    count=check.unanswered))
             lines.extend(f"  {line}" for line in check.problems.report_lines())
         return lines
 

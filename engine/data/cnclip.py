@@ -28,11 +28,12 @@ import numpy as np
 from engine.data.problems import ProblemKind, ProblemLog
 from engine.data.records import DatasetError, ImageStore, RetrievalSplit, TextRecord
 from engine.data.tsv_images import TsvImageStore, validate_images
+from engine.messages import N_, _
 
 logger = logging.getLogger(__name__)
 
 _UTF8_BOM = b"\xef\xbb\xbf"
-SKIP_BAD_HINT = "run `xmr data check` for every location, fix the rows, or pass --skip-bad to leave them out"
+SKIP_BAD_HINT = N_("run `xmr data check` for every location, fix the rows, or pass --skip-bad to leave them out")
 
 
 def texts_path(root: Path, split: str) -> Path:
@@ -172,7 +173,7 @@ def read_texts(
         if record is not None:
             records.append(record)
     if problems is None:
-        log.raise_if_any(path, "fix or delete those lines")
+        log.raise_if_any(path, N_("fix or delete those lines"))
     return records
 
 
@@ -268,10 +269,9 @@ def _is_int(value: object) -> bool:
 
 def _require_file(path: Path) -> None:
     if not path.is_file():
-        raise DatasetError(
-            f"{path} not found; a Chinese-CLIP dataset folder needs "
-            "{split}_texts.jsonl and {split}_imgs.tsv (or lmdb/{split}/) for each split"
-        )
+        raise DatasetError(_("{path} not found; a Chinese-CLIP dataset folder needs {texts} and {images} (or {lmdb}) "
+                             "for each split").format(path=path, texts="{split}_texts.jsonl",
+                                                      images="{split}_imgs.tsv", lmdb="lmdb/{split}/"))
 
 
 def write_split(

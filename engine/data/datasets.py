@@ -14,6 +14,7 @@ from pathlib import Path
 from engine.config import DataConfig
 from engine.data.problems import ProblemLog
 from engine.data.records import DatasetError, RetrievalSplit
+from engine.messages import _
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +33,9 @@ def dataset_root(config: DataConfig) -> Path:
     path = Path(config.dataset).expanduser()
     if path.is_dir():
         return path
-    raise DatasetError(f"data.dataset: {config.dataset!r} is neither a built-in dataset "
-                       f"({', '.join(BUILT_IN)}) nor a folder; register it with "
-                       "`xmr data register NAME PATH` or give its path")
+    raise DatasetError(_("data.dataset: {name!r} is neither a built-in dataset ({built_in}) nor a folder; "
+                         "register it with `xmr data register NAME PATH` or give its path").format(
+        name=config.dataset, built_in=", ".join(BUILT_IN)))
 
 
 def detect_format(root: Path, requested: str = "auto") -> str:
@@ -43,15 +44,17 @@ def detect_format(root: Path, requested: str = "auto") -> str:
 
     root = Path(root)
     if requested not in FORMATS:
-        raise DatasetError(f"format {requested!r} is invalid; allowed: {', '.join(FORMATS)}")
+        raise DatasetError(_("format {value!r} is invalid; allowed: {allowed}").format(value=requested,
+                                                                                      allowed=", ".join(FORMATS)))
     if requested != "auto":
         return requested
     if cnclip.list_splits(root):
         return "cnclip"
     if root.is_dir() and plain.is_plain(root):
         return "plain"
-    raise DatasetError(f"{root}: no dataset files found; expected {{split}}_texts.jsonl with "
-                       "{split}_imgs.tsv or lmdb/{split}/ (Chinese-CLIP), or *captions.jsonl/csv (plain)")
+    raise DatasetError(_("{root}: no dataset files found; expected {texts} with {images} or {lmdb} (Chinese-CLIP), "
+                         "or *captions.jsonl/csv (plain)").format(root=root, texts="{split}_texts.jsonl",
+                                                                 images="{split}_imgs.tsv", lmdb="lmdb/{split}/"))
 
 
 def list_splits(root: Path, fmt: str = "auto") -> list[str]:
@@ -85,7 +88,7 @@ def load_split(config: DataConfig, split: str) -> RetrievalSplit:
     """
     root = dataset_root(config)
     if config.dataset == "emoji-zh" and not config.root and not root.is_dir():
-        raise DatasetError(f"{root}: not found; run `xmr data build emoji-zh`")
+        raise DatasetError(_("{root}: not found; run `xmr data build emoji-zh`").format(root=root))
     loaded = read_split(root, split, config.format, skip_bad=config.skip_bad, check_images=True,
                         require_images=split == config.train_split, workers=config.num_workers)
     if config.resize_cache:

@@ -28,6 +28,7 @@ from PIL import Image
 from engine.data.images import decode_image_bytes
 from engine.data.problems import ProblemKind, ProblemLog
 from engine.data.records import DatasetError, RetrievalSplit, TextRecord
+from engine.messages import N_, _
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def list_splits(root: Path) -> list[str]:
     for suffix in _SUFFIXES:
         shared = root / f"captions{suffix}"
         if shared.is_file():
-            names.update(str(row.get("split")) for _, row in _rows(shared, ProblemLog()) if row.get("split"))
+            names.update(str(row.get("split")) for _line, row in _rows(shared, ProblemLog()) if row.get("split"))
     return sorted(names)
 
 
@@ -91,14 +92,15 @@ def load_split(
     """Read one plain-layout split; the keywords mean what they mean for `cnclip.load_split`."""
     found = caption_file(root, split)
     if found is None:
-        raise DatasetError(f"{root}: no {split}_captions.jsonl, {split}_captions.csv or captions.jsonl/csv")
+        raise DatasetError(_("{root}: no {split}_captions.jsonl, {split}_captions.csv or captions.jsonl/csv").format(
+            root=root, split=split))
     path, shared = found
     log = ProblemLog() if problems is None else problems
     rows = [row for row in _valid_rows(path, split if shared else None, log)]
     image_paths, image_of = _gallery(path.parent, rows, path, log, check_images)
     texts = _texts(rows, image_of, path, log, require_images)
     if log and not skip_bad:
-        log.raise_if_any(f"{root} split {split}", "run `xmr data check`, fix the rows, or pass --skip-bad")
+        log.raise_if_any(f"{root} split {split}", N_("run `xmr data check`, fix the rows, or pass --skip-bad"))
     logger.info("loaded plain split %s from %s: %d texts, %d images", split, root, len(texts), len(image_paths))
     skipped = {kind.value: count for kind, count in log.counts.items()}
     return RetrievalSplit(split, texts, list(range(len(image_paths))), FileImageStore(image_paths), skipped)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.data.records import DatasetError
+from engine.messages import N_, _
 
 EXAMPLES_PER_KIND = 5  # locations printed per kind before "… and N more"
 
@@ -20,13 +21,13 @@ EXAMPLES_PER_KIND = 5  # locations printed per kind before "… and N more"
 class ProblemKind(str, enum.Enum):
     """Kind of bad row. The value is the label that `xmr data check` prints."""
 
-    malformed_line = "malformed line"  # invalid JSON, CSV or tsv syntax, or a field of the wrong type
-    empty_caption = "empty caption"  # a caption that is empty or only whitespace
-    duplicate_text_id = "duplicate text_id"
-    duplicate_image_id = "duplicate image_id"
-    missing_image = "missing image"  # a text lists an image id (or file) that the gallery lacks
-    text_without_images = "text without images"  # only an error in a training split
-    bad_image = "undecodable image"  # invalid base64, or bytes that are no readable image
+    malformed_line = N_("malformed line")  # invalid JSON, CSV or tsv syntax, or a field of the wrong type
+    empty_caption = N_("empty caption")  # a caption that is empty or only whitespace
+    duplicate_text_id = N_("duplicate text_id")
+    duplicate_image_id = N_("duplicate image_id")
+    missing_image = N_("missing image")  # a text lists an image id (or file) that the gallery lacks
+    text_without_images = N_("text without images")  # only an error in a training split
+    bad_image = N_("undecodable image")  # invalid base64, or bytes that are no readable image
 
 
 @dataclass(frozen=True)
@@ -85,23 +86,24 @@ class ProblemLog:
             count = self.counts.get(kind, 0)
             if not count:
                 continue
-            lines.append(f"{kind.value}: {count}")
+            lines.append(f"{_(kind.value)}: {count}")
             shown = self.examples.get(kind, [])
             lines.extend(f"  {problem}" for problem in shown)
             if count > len(shown):
-                lines.append(f"  … and {count - len(shown)} more")
+                lines.append("  " + _("… and {count} more").format(count=count - len(shown)))
         return lines
 
     def summary(self) -> str:
         """Return the counts on one line, e.g. `2 missing image, 1 empty caption`."""
-        return ", ".join(f"{self.counts[kind]} {kind.value}" for kind in ProblemKind if self.counts.get(kind))
+        return ", ".join(f"{self.counts[kind]} {_(kind.value)}" for kind in ProblemKind if self.counts.get(kind))
 
     def raise_if_any(self, source: object, hint: str) -> None:
         """Raise a one-line DatasetError naming the counts, the first location and `hint`."""
         first = self.first()
         if first is None:
             return
-        raise DatasetError(f"{source}: {self.summary()}; first: {first}; {hint}")
+        raise DatasetError(_("{source}: {summary}; first: {first}; {hint}").format(
+            source=source, summary=self.summary(), first=first, hint=_(hint)))
 
     def to_json(self) -> dict[str, Any]:
         """Convert to plain JSON types, for the index cache."""

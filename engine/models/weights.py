@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+from engine.messages import _
+
 
 class WeightsNotFoundError(RuntimeError):
     """Raised when a pretrained backbone's weights are neither local nor downloadable."""
@@ -21,7 +23,7 @@ def offline() -> bool:
 
 
 def missing_weights_message(name: str, where: str, config_key: str) -> str:
-    return (f"pretrained weights for {name!r} not found ({where}); provide them with a local path "
-            f"(`{config_key}`), put them in the Hugging Face / torch hub cache on a machine with "
-            f"network access, or set `{config_key.rsplit('.', 1)[0]}.pretrained=false` to train "
-            f"from random weights")
+    return _("pretrained weights for {name!r} not found ({where}); provide them with a local path (`{key}`), put "
+             "them in the Hugging Face / torch hub cache on a machine with network access, or set "
+             "`{section}.pretrained=false` to train from random weights").format(
+        name=name, where=where, key=config_key, section=config_key.rsplit(".", 1)[0])

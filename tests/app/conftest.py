@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from xmr_tui.i18n import set_language
 from xmr_tui.store.database import Store
 
 REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -45,14 +44,6 @@ def configs(tmp_path: Path) -> Path:
     for name, text in PRESETS.items():
         (folder / name).write_text(text, encoding="utf-8")
     return folder
-
-
-@pytest.fixture(autouse=True)
-def english():
-    """Run each test in English and restore English afterwards."""
-    set_language("en")
-    yield
-    set_language("en")
 
 
 @pytest.fixture

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from engine.config import ConfigError, config_from_dict
+from engine.data.problems import ProblemKind, ProblemLog
 from xmr_tui.i18n import LOCALE_DIR, _, language_from_env, set_language
 from xmr_tui.i18n.catalog import build_mo, parse_po
 
 PO_FILE = LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "xmr.po"
-PACKAGE_DIR = Path(__file__).resolve().parents[2] / "xmr_tui"
+SOURCE_DIRS = [Path(__file__).resolve().parents[2] / name for name in ("xmr_tui", "engine")]
 
 
 @pytest.mark.parametrize("environ, expected", [
@@ -53,9 +55,9 @@ def test_compiled_catalog_reads_with_gettext():
 
 
 def marked_messages() -> set[str]:
-    """Return every literal passed to ``_()`` or ``N_()`` in the modules of the xmr_tui package."""
+    """Return every literal passed to ``_()`` or ``N_()`` in the modules of xmr_tui and the engine."""
     messages = set()
-    for path in PACKAGE_DIR.rglob("*.py"):
+    for path in [path for folder in SOURCE_DIRS for path in folder.rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "N_")
                     and node.args and isinstance(node.args[0], ast.Constant)):
@@ -67,3 +69,22 @@ def test_every_marked_message_translated():
     translated = parse_po(PO_FILE.read_text(encoding="utf-8"))
     missing = sorted(marked_messages() - set(translated))
     assert not missing, f"add zh_CN translations to {PO_FILE.name}: {missing}"
+
+
+def test_engine_config_error_in_chinese():
+    set_language("zh")
+
+    with pytest.raises(ConfigError) as raised:
+        config_from_dict({"train": {"stepz": 3}})
+
+    assert "未知的键 'train.stepz'" in str(raised.value)
+
+
+def test_data_check_report_in_chinese():
+    log = ProblemLog()
+    log.add(ProblemKind.missing_image, "train_texts.jsonl", 3, "image 7 is not in the gallery")
+    set_language("zh")
+
+    lines = log.report_lines()
+
+    assert lines[0] == "缺失图片: 1"

@@ -1,6 +1,7 @@
 """Message translation for the CLI and the TUI through gettext catalogs (English and zh-CN).
 
-Wrap user-facing text in ``_()``. The language comes from ``set_language`` (``--lang en|zh``)
+Wrap user-facing text in ``_()``; the engine marks its messages the same way (``engine.messages``)
+and is routed through this catalog on import. The language comes from ``set_language`` (``--lang en|zh``)
 or, when none is given, from ``language_from_env`` (LC_ALL, LC_MESSAGES, then LANG). Field
 terms such as R@1, mAP, InfoNCE and LLRD are left untranslated in the catalog on purpose.
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 import gettext
 import os
 from pathlib import Path
+
+from engine import messages as engine_messages
 
 DOMAIN = "xmr"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -55,6 +58,10 @@ def _(message: str) -> str:
 def N_(message: str) -> str:
     """Mark ``message`` for the catalog without translating it yet (for module-level constants)."""
     return message
+
+
+# The engine's errors and data-check reports are looked up in the same catalog.
+engine_messages.install(_)
 
 
 def translate_bindings(node) -> None:  # type: ignore[no-untyped-def]
