@@ -49,12 +49,21 @@ class RunResult:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
+def parse_device(requested: str) -> torch.device:
+    """Return the torch device that ``requested`` names, or raise ValueError saying what is accepted."""
+    try:
+        return torch.device(requested)
+    except RuntimeError:
+        raise ValueError(_("--device {value!r} is invalid; use cpu, cuda or cuda:N").format(value=requested)) from None
+
+
 def resolve_device(requested: str | None) -> torch.device:
     """Return ``requested`` (e.g. ``cpu``, ``cuda:1``), or CUDA when available, else CPU."""
     if requested:
-        device = torch.device(requested)
+        device = parse_device(requested)
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"--device {requested}: CUDA is not available on this machine; use cpu")
+            raise ValueError(_("--device {value}: CUDA is not available on this machine; use cpu").format(
+                value=requested))
         return device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine.config import ConfigError, load_config
 from engine.registry import REGISTRIES
-from xmr_tui.app.composition import Composition, config_axes, list_presets
+from xmr_tui.app.composition import Composition, config_axes, default_preset, list_presets
 
 
 def test_axes_take_registry_names():
@@ -54,3 +56,11 @@ def test_save_rejects_invalid_name(configs):
 def test_seeded_rejects_zero_seeds(configs):
     with pytest.raises(ConfigError, match="at least 1"):
         Composition(configs / "demo_baseline.yaml").seeded(0)
+
+
+def test_default_preset_trains_offline():
+    presets = [Path(f"configs/{name}.yaml") for name in ("combo_a", "combo_a_offline", "combo_b", "demo_baseline")]
+
+    assert default_preset(presets).stem == "demo_baseline"
+    assert default_preset(presets[:3]).stem == "combo_a_offline"
+    assert default_preset([Path("combo_a.yaml"), Path("combo_b_offline.yaml")]).stem == "combo_b_offline"

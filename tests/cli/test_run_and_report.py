@@ -59,3 +59,21 @@ def test_missing_dataset_stores_no_run(tmp_path):
     assert result.exit_code == 1
     assert "data.dataset: '/nonexistent'" in result.output
     assert "demo_baseline" not in listing.output
+
+
+def test_bad_device_stores_no_run(tmp_path):
+    db = tmp_path / "experiments.db"
+
+    result = runner.invoke(app, ["run", "demo_baseline", "--device", "tpu", "--db", str(db)])
+    listing = runner.invoke(app, ["runs", "list", "--db", str(db)])
+
+    assert result.exit_code == 1
+    assert "--device 'tpu' is invalid" in result.output
+    assert "demo_baseline" not in listing.output
+
+
+def test_report_names_missing_run(tmp_path):
+    result = runner.invoke(app, ["report", "--runs", "999", "--db", str(tmp_path / "e.db")])
+
+    assert result.exit_code == 1
+    assert "--runs: no run with id 999" in result.output

@@ -7,6 +7,7 @@ exports the table to markdown with ``xmr_tui.report.to_markdown``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from rich.text import Text
@@ -14,6 +15,7 @@ from textual import on, work
 from textual.worker import get_current_worker
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import DataTable, SelectionList, Static
 from textual.widgets.data_table import ColumnKey
@@ -54,7 +56,8 @@ class CompareTab(Widget):
     CompareTab { layout: vertical; }
     CompareTab #compare-runs { height: 6; border: none; }
     CompareTab #compare-table { height: 1fr; min-height: 5; }
-    CompareTab #compare-diff { height: auto; max-height: 7; padding: 0 1; color: $text-muted; }
+    CompareTab #compare-diff-box { height: auto; max-height: 7; }
+    CompareTab #compare-diff { height: auto; padding: 0 1; color: $text-muted; }
     """
     BINDINGS = [
         Binding("s", "sort_next", N_("Sort")),
@@ -74,7 +77,9 @@ class CompareTab(Widget):
     def compose(self) -> ComposeResult:
         yield SelectionList[int](id="compare-runs")
         yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
-        yield Static(id="compare-diff", markup=False)
+        # Scrolls, because runs of two different combos can differ in more keys than fit.
+        with VerticalScroll(id="compare-diff-box"):
+            yield Static(id="compare-diff", markup=False)
 
     def on_mount(self) -> None:
         """Add the columns."""
@@ -135,10 +140,10 @@ class CompareTab(Widget):
     def show_table(self, groups: list[ReportGroup], diff: list) -> None:
         self.groups = groups
         self.draw_table()
-        lines = [f"{key}: " + " | ".join(str(value) for value in values) for key, values in diff
-                 if key not in ("name", "train.seed")]
-        header = _("Config differences") if lines else _("The selected runs have the same config apart "
-                                                         "from name and seed.")
+        lines = [f"{key}: " + " | ".join(json.dumps(value, ensure_ascii=False) for value in values)
+                 for key, values in diff if key not in ("name", "train.seed")]
+        header = (_("Config differences ({count} keys)").format(count=len(lines)) if lines else
+                  _("The selected runs have the same config apart from name and seed."))
         self.query_one("#compare-diff", Static).update("\n".join([header, *lines]) if groups else "")
 
     def draw_table(self) -> None:

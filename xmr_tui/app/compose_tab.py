@@ -17,7 +17,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
 from engine.config import ConfigError, summary_line
-from xmr_tui.app.composition import Axis, Composition, config_axes, get_value, list_presets
+from xmr_tui.app.composition import Axis, Composition, config_axes, default_preset, get_value, list_presets
 from xmr_tui.i18n import N_, _, translate_bindings
 from xmr_tui.store.queue import enqueue
 
@@ -79,17 +79,20 @@ class ComposeTab(Widget):
                                  prompt="–")
         with Horizontal(id="compose-actions"):
             yield Input(placeholder=_("name"), id="combo-name", compact=True)
-            yield Input("3", id="seed-count", type="integer", compact=True, tooltip=_("number of seeds"))
             yield Input(placeholder=_("steps"), id="steps", type="integer", compact=True,
                         tooltip=_("optimizer steps (empty: the preset's train.steps)"))
-            yield Button(_("Queue"), id="queue-run", compact=True, variant="primary")
+            yield Button(_("Queue run"), id="queue-run", compact=True, variant="primary")
+            # The seed count sits right before the button that uses it, so it reads as its argument.
+            yield Input("3", id="seed-count", type="integer", compact=True, tooltip=_("number of seeds"))
             yield Button(_("Queue seeds"), id="queue-seeds", compact=True)
             yield Button(_("Save combo"), id="save-combo", compact=True)
 
     def on_mount(self) -> None:
-        """Load the first preset."""
+        """Load the default preset and translate the menus' own key labels."""
+        for overlay in self.query("SelectOverlay"):  # Textual's drop-down list inside each Select
+            translate_bindings(overlay)
         if self.presets:
-            self.load_preset(self.presets[0])
+            self.load_preset(default_preset(self.presets))
 
     # --- composition -------------------------------------------------------------------------
 

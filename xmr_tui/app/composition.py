@@ -71,6 +71,16 @@ def list_presets(folder: Path | None = None) -> list[Path]:
     return sorted(files, key=lambda path: (not path.stem.startswith("combo_"), path.stem))
 
 
+def default_preset(presets: list[Path]) -> Path:
+    """Return the preset a new composition starts from: one that trains offline, so a first queue works."""
+    for name in ("demo_baseline", "combo_a_offline"):
+        for path in presets:
+            if path.stem == name:
+                return path
+    offline = [path for path in presets if path.stem.endswith("_offline")]
+    return (offline or presets)[0]
+
+
 def get_value(tree: dict[str, Any], key: str) -> Any:
     node: Any = tree
     for part in key.split("."):

@@ -11,6 +11,7 @@ from typing import Iterator
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from xmr_tui.i18n import _
 
@@ -48,7 +49,8 @@ def one_line_errors() -> Iterator[None]:
         yield
     except user_errors() as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        error_console.print(f"[bold red]{_('error:')}[/] {message}", highlight=False, soft_wrap=True)
+        error_console.print(_("[bold red]error:[/] {message}").format(message=escape(message)), highlight=False,
+                            soft_wrap=True)
         raise typer.Exit(1) from None
 
 

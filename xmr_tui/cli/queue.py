@@ -39,6 +39,10 @@ def add(
         configs = _with_seeds(configs, seeds)
         for config in configs:
             _check_dataset(config)
+        if device:
+            from engine.train import parse_device
+
+            parse_device(device)
         store = open_store(db)
         queued = enqueue(store, configs, sequence=sequence, device=device, max_attempts=max_attempts)
     for run in queued:

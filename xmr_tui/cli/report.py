@@ -32,6 +32,8 @@ def report_command(
         ids = parse_ids(run_ids, "--runs") if run_ids else None
         store = open_store(db)
         runs = list_runs(store, statuses=[RunStatus.finished], ids=ids)
+        if ids:
+            _check_requested_runs(store, ids, runs)
         if not runs:
             raise CliError(_("no finished runs in {db}; train one with `xmr run demo_baseline`").format(db=store.path))
         metrics = metrics_by_run(store, [r.id for r in runs])
@@ -47,3 +49,17 @@ def report_command(
 
         for path in write_plots(groups, curves, plots):
             error_console.print(_("wrote {path}").format(path=path), highlight=False, soft_wrap=True)
+
+
+def _check_requested_runs(store, ids: list[int], finished: list) -> None:  # type: ignore[no-untyped-def]
+    """Raise CliError naming the first of ``ids`` that is missing or not finished."""
+    from xmr_tui.store.runs import list_runs
+
+    done = {run.id for run in finished}
+    stored = {run.id: run for run in list_runs(store, ids=ids)}
+    for run_id in ids:
+        if run_id not in stored:
+            raise CliError(_("--runs: no run with id {id}; see `xmr runs list`").format(id=run_id))
+        if run_id not in done:
+            raise CliError(_("--runs: run {id} is {status}, not finished; report only finished runs").format(
+                id=run_id, status=_(stored[run_id].status.value)))

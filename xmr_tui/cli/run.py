@@ -24,7 +24,7 @@ def run_command(
     """Train and evaluate one config now, with a progress bar; the run is saved to the store."""
     from engine.config import load_config
     from engine.sink import CompositeSink
-    from engine.train import run
+    from engine.train import resolve_device, run
     from xmr_tui.cli.progress import ProgressSink
     from xmr_tui.store import RunStatus
     from xmr_tui.store import runs as store_runs
@@ -37,7 +37,8 @@ def run_command(
         extra = ["data.skip_bad=true"] if skip_bad else []
         store = open_store(db)
         resolved = resolve_dataset(store, load_config(config, [*(overrides or []), *extra]))
-        dataset_root(resolved.data)  # a missing dataset stops here, before a run row is stored
+        dataset_root(resolved.data)  # a missing dataset or a bad device stops here, before a run row is stored
+        resolve_device(device)
         record = store_runs.create_run(store, resolved, status=RunStatus.running, device=device)
         console.print(_("run {id}: [bold]{name}[/] {summary}").format(
             id=record.id, name=resolved.name, summary=record.summary), highlight=False)

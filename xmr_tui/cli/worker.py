@@ -45,6 +45,10 @@ def worker(
         return
     with one_line_errors():
         store = open_store(db)
+        if device:
+            from engine.train import resolve_device
+
+            resolve_device(device)
         _check_device_free(store.path, device)
         if detach:
             _start_detached(store.path, _worker_arguments(device, once, max_runs, lease_seconds, poll_seconds))
