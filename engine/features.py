@@ -77,6 +77,11 @@ def feature_cache_dir() -> Path:
     return Path(os.environ.get("XMR_CACHE", Path.home() / ".cache" / "xmr")).expanduser() / "features"
 
 
+def feature_cache_path(model: CrossModalRetrievalModel, split: RetrievalSplit) -> Path:
+    """Return the cache file of the frozen-backbone features of ``split`` (it may not exist yet)."""
+    return feature_cache_dir() / f"{split.name}-{feature_cache_key(model, split)}.pt"
+
+
 def feature_cache_key(model: CrossModalRetrievalModel, split: RetrievalSplit) -> str:
     """Hash everything that determines frozen backbone features: both encoder configs and the data."""
     text, image = model.config.text, model.config.image
@@ -113,7 +118,7 @@ def cached_split_features(model: CrossModalRetrievalModel, split: RetrievalSplit
     Only call this for frozen, unaugmented backbones: their features depend on nothing but the
     encoder configs and the data, which the key hashes. Returns ``(features, hit)``.
     """
-    path = feature_cache_dir() / f"{split.name}-{feature_cache_key(model, split)}.pt"
+    path = feature_cache_path(model, split)
     if path.is_file():
         try:
             stored = torch.load(path, map_location="cpu", weights_only=True)

@@ -23,7 +23,7 @@ from engine.data.pipeline import Collator, PairDataset, PairIndex, StepBatchSamp
 from engine.data.records import RetrievalSplit
 from engine.evaluate import score_embeddings
 from engine.features import (SplitFeatures, cached_split_features, encode_image_features, encode_split_features,
-                             encode_text_features, project_features)
+                             encode_text_features, feature_cache_path, project_features)
 from engine.losses import NEGATIVES, ContrastiveBatch, directional_losses
 from engine.messages import _
 from engine.models.fusion import fusion_rescorer
@@ -237,20 +237,29 @@ class Trainer:
         if not missing:
             return
         started = time.perf_counter()
-        origin = "computed"
+        hit = False
+        # Encoding a whole split can take minutes on CPU before the first step is logged, so report it.
+        if missing != {"text", "image"}:
+            self.sink.event("info", _("frozen extractor: encoding the {modality} features before the first "
+                                      "step").format(modality=", ".join(sorted(missing))))
+        elif not feature_cache_path(self.model, self.split).is_file():
+            self.sink.event("info", _("frozen extractors: encoding the features of {texts} texts and {images} images "
+                                      "before the first step").format(texts=len(self.split.texts),
+                                                                      images=len(self.split.image_ids)))
         if missing == {"text", "image"}:
             # Both sides fixed: the features depend on configs and data only, so the disk cache
             # (shared across runs with the same frozen extractors) applies.
             features, hit = cached_split_features(self.model, self.split, eval_transform(self.config, self.model),
                                                   self.config.eval.batch_size, self.device)
             self.cache.update(text=features.text, image=features.image)
-            origin = "loaded from the feature cache" if hit else origin
         else:
             self._encode_in_memory(missing)
         seconds = time.perf_counter() - started
         self.measurements["train/feature_cache_seconds"] = seconds
-        counts = ", ".join(f"{len(self.cache[m])} {m}s" for m in sorted(missing))
-        self.sink.event("info", f"frozen extractors: features of {counts} {origin} in {seconds:.1f}s")
+        message = (_("frozen extractors: features loaded from the feature cache in {seconds:.1f}s") if hit else
+                   _("frozen extractors: features of {modalities} computed in {seconds:.1f}s"))
+        modalities = ", ".join(f"{len(self.cache[m])} {m}s" for m in sorted(missing))
+        self.sink.event("info", message.format(modalities=modalities, seconds=seconds))
 
     def _encode_in_memory(self, modalities: set[str]) -> None:
         batch_size = self.config.eval.batch_size

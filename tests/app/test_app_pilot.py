@@ -16,7 +16,7 @@ from xmr_tui.app.compose_tab import ComposeTab
 from xmr_tui.app.errors import ErrorPanel
 from xmr_tui.app.live_tab import LiveTab
 from xmr_tui.app.main import XmrApp, main
-from xmr_tui.store.models import RunStatus
+from xmr_tui.store.models import RunEvent, RunStatus
 from xmr_tui.store.runs import list_runs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -216,6 +216,21 @@ def write_points_elsewhere(db_path: Path, run_id: int, start: int, stop: int) ->
     """Write curve points from a separate Python process, as a worker would."""
     subprocess.run([sys.executable, "-c", WRITER, str(db_path), str(run_id), str(start), str(stop)],
                    cwd=REPO_ROOT, check=True, timeout=120)
+
+
+async def test_live_shows_event_before_first_step(db_path, store, configs):
+    run = add_run(store, "encoding", RunStatus.running)
+    with store.write() as session:
+        session.add(RunEvent(run_id=run.id, level="info", message="frozen extractors: encoding the features"))
+    app = make_app(db_path, configs)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f3")
+        await settle(app, pilot)
+        status = str(app.query_one("#live-status").render())
+
+    assert "step 0/100" in status
+    assert "frozen extractors: encoding the features" in status
 
 
 async def test_live_reads_other_process_steps(db_path, store, configs):

@@ -10,6 +10,7 @@ import pytest
 
 from engine.config import ConfigError, config_from_dict
 from engine.data.problems import ProblemKind, ProblemLog
+from xmr_tui.app.main import main as xmr_tui_main
 from xmr_tui.i18n import LOCALE_DIR, _, language_from_env, set_language
 from xmr_tui.i18n.catalog import build_mo, parse_po
 
@@ -88,3 +89,11 @@ def test_data_check_report_in_chinese():
     lines = log.report_lines()
 
     assert lines[0] == "缺失图片: 1"
+
+
+def test_dashboard_help_in_chinese(capsys):
+    with pytest.raises(SystemExit) as exited:
+        xmr_tui_main(["--lang", "zh", "--help"])
+
+    assert exited.value.code == 0
+    assert "显示此帮助并退出" in capsys.readouterr().out

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from tests.app.rows import add_run, metric_set
 from tests.app.test_i18n import PO_FILE
 from xmr_tui.cli.main import app
-from xmr_tui.cli.translation import TYPER_MESSAGES, help_texts, language_in_args, with_break_points
-from xmr_tui.i18n import set_language
+from xmr_tui.cli.translation import TYPER_MESSAGES, help_texts, with_break_points
+from xmr_tui.i18n import language_in_args, set_language
 from xmr_tui.i18n.catalog import parse_po
 from xmr_tui.store.database import Store
 from xmr_tui.store.models import RunStatus
@@ -120,7 +120,13 @@ def test_language_in_args(args, expected):
 
 
 def test_break_points_only_before_chinese_text():
-    assert with_break_points("组合名（如 a、b）或路径，每个种子") == "组合名（如 a、b） 或路径， 每个种子"
+    text = "组合名（如 a、b）或路径，每个种子一个运行，完成指定数量的运行后退出"
+
+    assert with_break_points(text) == "组合名（如 a、b） 或路径， 每个种子一个运行， 完成指定数量的运行后退出"
+
+
+def test_short_help_keeps_its_punctuation():
+    assert with_break_points("构建、注册和检查数据集。") == "构建、注册和检查数据集。"
 
 
 # --- messages and tables of runs, data and report ------------------------------------------------

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 
 from xmr_tui.report import ReportGroup, ReportRow, add_curve_metrics, group_rows
 from xmr_tui.store.database import Store
-from xmr_tui.store.models import Artifact, Run, RunStatus, StepMetric
+from xmr_tui.store.models import Artifact, Run, RunEvent, RunStatus, StepMetric
 from xmr_tui.store.runs import artifacts_of, events_of, list_runs, metrics_by_run
 
 Clock = Callable[[], datetime]
@@ -56,6 +56,13 @@ def new_step_metrics(store: Store, run_id: int, after_id: int) -> list[StepMetri
              .order_by(col(StepMetric.id)))
     with store.read() as session:
         return list(session.exec(query))
+
+
+def latest_event(store: Store, run_id: int) -> str | None:
+    """Return the message of the newest event of ``run_id`` (what the run is doing between steps)."""
+    query = select(RunEvent.message).where(RunEvent.run_id == run_id).order_by(col(RunEvent.id).desc()).limit(1)
+    with store.read() as session:
+        return session.exec(query).first()
 
 
 def load_compare(store: Store, run_ids: list[int]) -> list[ReportGroup]:

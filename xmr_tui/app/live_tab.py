@@ -18,7 +18,7 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Label, Select, Sparkline, Static
 
-from xmr_tui.app.data import load_runs, new_step_metrics
+from xmr_tui.app.data import latest_event, load_runs, new_step_metrics
 from xmr_tui.i18n import _
 from xmr_tui.store.models import Run, RunStatus, StepMetric
 
@@ -101,14 +101,16 @@ class LiveTab(Widget):
         if run_id is None or run_id not in {run.id for run in runs}:
             run_id = runs[0].id if runs else self.run_id
         points: list[StepMetric] = []
+        event = None
         if run_id is not None:
             after = self.curves.get(run_id, Curves()).last_id
             points = new_step_metrics(self.app.store, run_id, after)
+            event = latest_event(self.app.store, run_id)
         # A cancelled (superseded) read must not append its points: the newer read has them too.
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.show, runs, run_id, points)
+            self.app.call_from_thread(self.show, runs, run_id, points, event)
 
-    def show(self, runs: list[Run], run_id: int | None, points: list[StepMetric]) -> None:
+    def show(self, runs: list[Run], run_id: int | None, points: list[StepMetric], event: str | None = None) -> None:
         self.runs.update({run.id: run for run in runs})
         select = self.query_one("#live-run", Select)
         options = [(f"{run.id} {run.name}", run.id) for run in runs]
@@ -124,14 +126,16 @@ class LiveTab(Widget):
             return
         curves = self.curves.setdefault(run_id, Curves())
         curves.extend(points)
-        self.draw(self.runs.get(run_id), curves)
+        self.draw(self.runs.get(run_id), curves, event)
 
-    def draw(self, run: Run | None, curves: Curves) -> None:
+    def draw(self, run: Run | None, curves: Curves, event: str | None = None) -> None:
         step = curves.steps[-1] if curves.steps else 0
         total = run.steps_total if run else 0
         speed = f"{curves.samples_per_s:.0f}" if curves.samples_per_s is not None else "–"
-        self.query_one("#live-status", Static).update(
-            _("step {step}/{total} · {speed} samples/s").format(step=step, total=total, speed=speed))
+        status = _("step {step}/{total} · {speed} samples/s").format(step=step, total=total, speed=speed)
+        if not curves.steps and event:
+            status += "\n" + event  # before the first step, the newest event shows what the run is doing
+        self.query_one("#live-status", Static).update(status)
         self.query_one("#loss-title", Label).update(curve_title(_("loss"), describe(curves.loss, ".4f")))
         self.query_one("#lr-title", Label).update(curve_title(_("learning rate"), describe(curves.lr, ".2e")))
         self.query_one("#curve-loss", Sparkline).data = list(curves.loss)

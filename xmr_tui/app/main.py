@@ -20,6 +20,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.screen import Screen
+from textual.theme import ThemeProvider
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from xmr_tui.app.commands import XmrCommands
@@ -30,7 +31,7 @@ from xmr_tui.app.detail_tab import DetailTab
 from xmr_tui.app.errors import ErrorPanel, WorkerStartError
 from xmr_tui.app.live_tab import LiveTab
 from xmr_tui.app.queue_tab import QueueTab
-from xmr_tui.i18n import LANGUAGES, N_, _, current_language, set_language, translate_bindings
+from xmr_tui.i18n import LANGUAGES, N_, _, current_language, language_in_args, set_language, translate_bindings
 from xmr_tui.store import Store
 from xmr_tui.store.database import default_db_path
 from xmr_tui.store.migrations import SchemaTooNewError
@@ -165,6 +166,10 @@ class XmrApp(App):
         if self.use_command_palette and not CommandPalette.is_open(self):
             self.push_screen(CommandPalette(placeholder=_("Search for commands…"), id="--command-palette"))
 
+    def search_themes(self) -> None:
+        """Open the theme picker with a translated prompt."""
+        self.push_screen(CommandPalette(providers=[ThemeProvider], placeholder=_("Search for themes…")))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's palette entries (theme, keys, screenshot, quit) in the current language."""
         for command in super().get_system_commands(screen):
@@ -189,13 +194,32 @@ class XmrApp(App):
         return actions
 
 
+class TranslatedHelpFormatter(argparse.HelpFormatter):
+    """argparse's help layout with the ``usage:`` prefix in the current language."""
+
+    def add_usage(self, usage, actions, groups, prefix=None):  # type: ignore[no-untyped-def]
+        super().add_usage(usage, actions, groups, _("usage: ") if prefix is None else prefix)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``xmr-tui`` argument parser, with its help in the current language."""
+    parser = argparse.ArgumentParser(prog="xmr-tui", description=_("xmr dashboard: compose, queue, watch and "
+                                                                   "compare runs"),
+                                     add_help=False, formatter_class=TranslatedHelpFormatter)
+    options = parser.add_argument_group(_("options"))
+    options.add_argument("-h", "--help", action="help", help=_("show this help message and exit"))
+    options.add_argument("--db", type=Path, default=None,
+                         help=_("experiment store (default: $XMR_DB or ./experiments.db)"))
+    options.add_argument("--lang", choices=LANGUAGES, default=None,
+                         help=_("interface language (default: from LC_ALL, LC_MESSAGES or LANG)"))
+    return parser
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse ``--db`` and ``--lang`` and run the dashboard."""
-    parser = argparse.ArgumentParser(prog="xmr-tui", description="xmr dashboard")
-    parser.add_argument("--db", type=Path, default=None, help="experiment store (default: $XMR_DB or ./experiments.db)")
-    parser.add_argument("--lang", choices=LANGUAGES, default=None,
-                        help="interface language (default: from LC_ALL, LC_MESSAGES or LANG)")
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    set_language(language_in_args(argv))  # before the parser, so that --help is translated too
+    args = build_parser().parse_args(argv)
     set_language(args.lang)
     try:
         app = XmrApp(args.db)

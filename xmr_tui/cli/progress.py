@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from engine.sink import RunSink, StepRecord
@@ -30,8 +31,11 @@ class ProgressSink(RunSink):
                                  lr=f"{record.lr:.2e}", speed=f"{record.samples_per_s:.0f}")
 
     def event(self, level: str, message: str) -> None:
-        if level != "info":
-            self.console.print(f"[yellow]{level}[/]: {message}")
+        # Info events are printed above the bar because they explain a long pause before the first step.
+        if level == "info":
+            self.console.print(message, style="dim", markup=False, highlight=False)
+        else:
+            self.console.print(f"[yellow]{level}[/]: {escape(message)}")
 
     def close(self) -> None:
         if self.progress is not None:

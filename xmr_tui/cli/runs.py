@@ -14,6 +14,7 @@ from xmr_tui.i18n import N_, _
 
 app = typer.Typer(help="List, show and compare stored runs.", no_args_is_help=True)
 
+ARTIFACT_NAMES = {"checkpoint": N_("checkpoint")}
 ABSENT = object()  # a config key that one of two runs does not have (configs from older xmr versions)
 
 
@@ -73,19 +74,27 @@ def show(
         latest_events = store_runs.events_of(store, run_id)[-events:] if events > 0 else []
     heading = _("[bold]run {id}[/]: {name} ({status})").format(id=run.id, name=run.name, status=_(run.status.value))
     console.print(heading, highlight=False)
+    # A grid aligns the labels by display width, which f-string padding gets wrong for Chinese labels.
+    fields = Table.grid(padding=(0, 2))
     for label, value in ((N_("config hash"), run.config_hash), (N_("dataset"), run.dataset), (N_("seed"), run.seed),
                          (N_("sequence"), run.sequence or "–"), (N_("steps"), f"{run.steps_done}/{run.steps_total}"),
                          (N_("attempt"), f"{run.attempt}/{run.max_attempts}"), (N_("worker"), run.claimed_by or "–"),
-                         (N_("created"), run.created_at), (N_("finished"), run.finished_at or "–"),
+                         (N_("created"), _timestamp(run.created_at)), (N_("ended"), _timestamp(run.finished_at)),
                          (N_("error"), run.error or "–"), (N_("summary"), run.summary)):
-        console.print(f"  {_(label):12} {value}", highlight=False, soft_wrap=True)
+        fields.add_row("  " + _(label), str(value))
+    console.print(fields, highlight=False)
     _print_metrics(metrics)
     for artifact in artifacts:
-        console.print("  " + _("{kind} at step {step}: {path}").format(kind=artifact.kind, step=artifact.step,
+        kind = _(ARTIFACT_NAMES.get(artifact.kind, artifact.kind))
+        console.print("  " + _("{kind} at step {step}: {path}").format(kind=kind, step=artifact.step,
                                                                         path=artifact.path), highlight=False)
     for event in latest_events:
         console.print(f"  {event.created_at:%H:%M:%S} {event.level:7} {event.message}", highlight=False,
                       markup=False, soft_wrap=True)
+
+
+def _timestamp(moment) -> str:  # type: ignore[no-untyped-def]
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "–"
 
 
 def _print_metrics(metrics: dict[str, float]) -> None:

@@ -19,11 +19,12 @@ import re
 from typing import Any, Iterator, Union
 
 import typer
+from rich.cells import cell_len
 import typer.core
 import typer.rich_utils
 from typer.core import TyperCommand, TyperGroup
 
-from xmr_tui.i18n import LANGUAGES, N_, _, set_language
+from xmr_tui.i18n import N_, _, language_in_args, set_language
 
 Command = Union[TyperCommand, TyperGroup]
 
@@ -40,6 +41,7 @@ _TYPER_CONSTANTS = ("ARGUMENTS_PANEL_TITLE", "OPTIONS_PANEL_TITLE", "COMMANDS_PA
                     "DEPRECATED_STRING")
 _typer_english: dict[str, str] = {}
 
+_ONE_LINE_CELLS = 24  # the option help column of `xmr worker --help` at 80 columns is about 28 cells wide
 # Clause punctuation followed by a CJK character (before Latin text a space is already usual).
 _CLAUSE_END = re.compile(r"[，；：、）](?=[\u4e00-\u9fff])")
 
@@ -56,24 +58,6 @@ class TranslatedGroup(TyperGroup):
         return super().make_context(info_name, args, parent=parent, **extra)
 
 
-def language_in_args(args: list[str]) -> str | None:
-    """Return the value of ``--lang`` in ``args`` when it names a known language, else None.
-
-    An unknown value is left for the ``--lang`` option itself to reject with its usual error.
-    """
-    for index, arg in enumerate(args):
-        if arg == "--":
-            break
-        value = None
-        if arg == "--lang" and index + 1 < len(args):
-            value = args[index + 1]
-        elif arg.startswith("--lang="):
-            value = arg.split("=", 1)[1]
-        if value is not None:
-            return value if value in LANGUAGES else None
-    return None
-
-
 def translate_help(command: Command) -> None:
     """Replace the help texts of ``command`` and of every command below it by their translations."""
     for node, attribute, english in _help_slots(command):
@@ -81,11 +65,14 @@ def translate_help(command: Command) -> None:
 
 
 def with_break_points(text: str) -> str:
-    """Add a space after Chinese clause punctuation, so that Rich may wrap a help line there.
+    """Add a space after Chinese clause punctuation, so that Rich may wrap a long help line there.
 
     Rich wraps only at whitespace and cuts a longer run with "…" in Typer's help tables.
     Chinese sentences have no spaces, so without these a translated help text loses its end.
+    Texts that fit on one line of the narrowest help column are left as written.
     """
+    if cell_len(text) <= _ONE_LINE_CELLS:
+        return text
     return _CLAUSE_END.sub(lambda match: match.group(0) + " ", text)
 
 

@@ -32,6 +32,24 @@ def language_from_env(environ: dict[str, str] | None = None) -> str:
     return "en"
 
 
+def language_in_args(args: list[str]) -> str | None:
+    """Return the value of ``--lang`` in ``args`` when it names a known language, else None.
+
+    An unknown value is left for the ``--lang`` option itself to reject with its usual error.
+    """
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        value = None
+        if arg == "--lang" and index + 1 < len(args):
+            value = args[index + 1]
+        elif arg.startswith("--lang="):
+            value = arg.split("=", 1)[1]
+        if value is not None:
+            return value if value in LANGUAGES else None
+    return None
+
+
 def set_language(language: str | None) -> str:
     """Switch every later ``_()`` call to ``language`` (``en``, ``zh``, or None for the environment)."""
     global _translation, _language
