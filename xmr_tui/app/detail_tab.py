@@ -26,7 +26,7 @@ def detail_text(detail: RunDetail) -> str:
         lines.append(_("Error: {error}").format(error=run.error))
     checkpoint = detail.checkpoints[-1].path if detail.checkpoints else _("none")
     lines += ["", _("Checkpoint: {path}").format(path=checkpoint), "", _("Metrics")]
-    lines += [f"  {name}: {value:.4f}" for name, value in sorted(detail.metrics.items())] or ["  –"]
+    lines += [f"  {name}: {value:.6g}" for name, value in sorted(detail.metrics.items())] or ["  –"]
     lines += ["", _("Events")]
     lines += [f"  {moment:%Y-%m-%d %H:%M:%S} {level}: {message}" for moment, level, message in detail.events]
     config = yaml.safe_dump(json.loads(run.config_json), allow_unicode=True, sort_keys=False)

@@ -138,8 +138,9 @@ def status(db: Optional[Path] = DB_OPTION) -> None:
                       highlight=False)
         return
     table = Table(title=_("workers"))
-    for column in ("pid", _("device"), _("run"), _("step"), _("started"), _("log")):
-        table.add_column(column)
+    for column in ("pid", _("device"), _("run"), _("step"), _("started")):
+        table.add_column(column, no_wrap=True)
+    table.add_column(_("log"), overflow="fold")  # a long path wraps instead of being cut with "…"
     for record in records:
         run = running.get(record["worker_id"])
         table.add_row(str(record["pid"]), record.get("device") or _("auto"),
