@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from textual.command import CommandList
 from textual.widgets import DataTable, Sparkline
 
 from tests.app.conftest import REPO_CONFIGS
@@ -16,6 +17,7 @@ from xmr_tui.app.compose_tab import ComposeTab
 from xmr_tui.app.errors import ErrorPanel
 from xmr_tui.app.live_tab import LiveTab
 from xmr_tui.app.main import XmrApp, main
+from xmr_tui.i18n import set_language
 from xmr_tui.store.models import RunEvent, RunStatus
 from xmr_tui.store.runs import list_runs
 
@@ -303,3 +305,17 @@ async def test_compose_keeps_unregistered_backbone(db_path, store, configs):
 
     assert shown == "bert-base-chinese"
     assert "text=bert-base-chinese" in summary
+
+
+async def test_palette_finds_english_words_in_chinese(db_path, store, configs):
+    set_language("zh")
+    app = make_app(db_path, configs)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"export")
+        await pilot.pause(0.5)
+        commands = app.screen.query_one(CommandList)
+        prompts = [str(commands.get_option_at_index(index).prompt) for index in range(commands.option_count)]
+
+    assert any("导出 Markdown" in prompt for prompt in prompts)

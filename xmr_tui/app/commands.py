@@ -13,14 +13,17 @@ class XmrCommands(Provider):
     """Offers each of ``XmrApp.palette_actions()`` by its translated title."""
 
     async def search(self, query: str) -> Hits:
-        """Yield the actions whose title matches ``query``."""
+        """Yield the actions whose translated or English title matches ``query``."""
         matcher = self.matcher(query)
-        for title, help_text, callback in self.app.palette_actions():
-            score = matcher.match(title)
+        for english, help_text, callback in self.app.palette_actions():
+            title = _(english)
+            # English words match too, so a Chinese interface needs no input method to find an action.
+            score = max(matcher.match(title), matcher.match(english))
             if score > 0:
-                yield Hit(score, matcher.highlight(title), partial(callback), help=help_text)
+                shown = matcher.highlight(title) if matcher.match(title) else title
+                yield Hit(score, shown, partial(callback), help=_(help_text))
 
     async def discover(self) -> Hits:
         """Yield every action when the palette opens empty."""
-        for title, help_text, callback in self.app.palette_actions():
-            yield Hit(1.0, title, partial(callback), help=help_text)
+        for english, help_text, callback in self.app.palette_actions():
+            yield Hit(1.0, _(english), partial(callback), help=_(help_text))

@@ -38,8 +38,6 @@ from xmr_tui.store.migrations import SchemaTooNewError
 
 log = logging.getLogger(__name__)
 
-TABS = ("compose", "queue", "live", "compare", "detail")
-
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
@@ -176,20 +174,26 @@ class XmrApp(App):
             yield command._replace(title=_(command.title), help=_(command.help))
 
     def palette_actions(self) -> list[tuple[str, str, Callable[[], object]]]:
-        """Return (title, help, callback) of every action, for the command palette."""
+        """Return (title, help, callback) of every action, for the command palette.
+
+        Titles are English msgids, which the palette shows translated and also matches in English.
+        """
         compose, queue, compare = self.query_one(ComposeTab), self.query_one(QueueTab), self.query_one(CompareTab)
-        actions = [(_("Go to {tab}").format(tab=_(title)), _("Switch tab"), lambda tab=tab: self.action_show_tab(tab))
-                   for tab, title in zip(TABS, ("Compose", "Queue", "Live", "Compare", "Run detail"))]
-        actions += [
-            (_("Queue run"), _("Queue one run of the composition"), compose.action_queue_run),
-            (_("Queue seeds"), _("Queue one run per seed"), compose.action_queue_seeds),
-            (_("Save combo"), _("Save the composition under configs/"), compose.action_save_combo),
-            (_("Cancel run"), _("Cancel the run selected in the Queue tab"), queue.action_cancel_run),
-            (_("Retry run"), _("Queue the selected failed or cancelled run again"), queue.action_retry_run),
-            (_("Start worker"), _("Start xmr worker --detach for this store"), self.action_start_worker),
-            (_("Sort"), _("Sort the compare table by the next column"), compare.action_sort_next),
-            (_("Export markdown"), _("Write the compare table to a markdown file"), compare.action_export),
-            (_("Refresh"), _("Read the store now"), self.action_refresh_store),
+        actions: list[tuple[str, str, Callable[[], object]]] = [
+            (N_("Go to Compose"), N_("Switch tab"), lambda: self.action_show_tab("compose")),
+            (N_("Go to Queue"), N_("Switch tab"), lambda: self.action_show_tab("queue")),
+            (N_("Go to Live"), N_("Switch tab"), lambda: self.action_show_tab("live")),
+            (N_("Go to Compare"), N_("Switch tab"), lambda: self.action_show_tab("compare")),
+            (N_("Go to Run detail"), N_("Switch tab"), lambda: self.action_show_tab("detail")),
+            (N_("Queue run"), N_("Queue one run of the composition"), compose.action_queue_run),
+            (N_("Queue seeds"), N_("Queue one run per seed"), compose.action_queue_seeds),
+            (N_("Save combo"), N_("Save the composition under configs/"), compose.action_save_combo),
+            (N_("Cancel run"), N_("Cancel the run selected in the Queue tab"), queue.action_cancel_run),
+            (N_("Retry run"), N_("Queue the selected failed or cancelled run again"), queue.action_retry_run),
+            (N_("Start worker"), N_("Start xmr worker --detach for this store"), self.action_start_worker),
+            (N_("Sort"), N_("Sort the compare table by the next column"), compare.action_sort_next),
+            (N_("Export markdown"), N_("Write the compare table to a markdown file"), compare.action_export),
+            (N_("Refresh"), N_("Read the store now"), self.action_refresh_store),
         ]
         return actions
 
