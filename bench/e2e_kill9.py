@@ -107,6 +107,7 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     # Keep the feature cache inside the workdir: the workers (subprocesses) inherit the variable.
     os.environ["XMR_CACHE"] = str(workdir / "cache")
+    os.environ["LC_ALL"] = "C"  # the checks below read English event messages, whatever the user's locale
     db = workdir / "experiments.db"
     dataset = write_toy_dataset(workdir / "toy")
     print(f"workdir {workdir}")

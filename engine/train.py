@@ -86,14 +86,14 @@ def run(config: ExperimentConfig, sink: RunSink | None = None, *, device: str | 
     for message in data_warnings(train_split, eval_split):
         sink.event("warning", message)
     model = CrossModalRetrievalModel(config).to(target)
-    sink.event("info", f"device {target}; {len(train_split.texts)} train texts, "
-                       f"{len(train_split.image_ids)} train images; summary: {summary}")
+    sink.event("info", _("device {device}; {texts} train texts, {images} train images").format(
+        device=target, texts=len(train_split.texts), images=len(train_split.image_ids)))
 
     trainer = Trainer(config, model, train_split, target, sink)
     trainer.checkpoint_path = checkpoint_path
     if resume_from is not None:
         trainer.load_state(load_checkpoint(resume_from, config.config_hash()))
-        sink.event("info", f"resumed from {resume_from} at step {trainer.step}")
+        sink.event("info", _("resumed from {path} at step {step}").format(path=resume_from, step=trainer.step))
     sink.start(summary, config.train.steps)
     setup_peak_mb = peak_rss_mb()  # loading data and backbones, before the phases reset the peak
     with PeakMemory(target) as training:
@@ -379,7 +379,7 @@ class Trainer:
         for batch in self.batches():
             if self.sink.should_stop():
                 self.stopped_early = True
-                self.sink.event("warning", f"stopped at step {self.step} on request")
+                self.sink.event("warning", _("stopped at step {step} on request").format(step=self.step))
                 break
             loss = self.train_step(batch)
             self.step += 1

@@ -27,6 +27,7 @@ from engine.config import ConfigError
 from engine.data.records import DatasetError
 from engine.train import NonFiniteLossError, RunResult
 from engine.train import run as train_run
+from xmr_tui.i18n import _
 from xmr_tui.store import queue, runs
 from xmr_tui.store.database import Store
 from xmr_tui.store.models import Run, RunStatus
@@ -174,7 +175,8 @@ class Worker:
         artifact = runs.latest_checkpoint(self.store, run.id)
         if artifact is None or not Path(artifact.path).is_file():
             if artifact is not None:
-                sink.event("warning", f"checkpoint {artifact.path} is missing; restarting from step 0")
+                sink.event("warning", _("checkpoint {path} is missing; restarting from step 0").format(
+                    path=artifact.path))
             resume_step = 0
             resume_from = None
         else:
@@ -192,7 +194,7 @@ class Worker:
             log.info("run %d finished: %s", run.id, _headline(result.metrics))
         elif heartbeat.lost.is_set():
             self._drop_unrecorded(run, checkpoint_path)
-        elif queue.release_run(self.store, run.id, run.fence, f"worker {self.worker_id} stopped"):
+        elif queue.release_run(self.store, run.id, run.fence, _("worker {id} stopped").format(id=self.worker_id)):
             log.warning("run %d: stopped at step %d and re-queued; it resumes from its checkpoint",
                         run.id, result.steps_done)
 

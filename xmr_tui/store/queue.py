@@ -66,8 +66,9 @@ def claim_next(store: Store, worker_id: str, device: str | None = None,
         run.lease_expires_at = now + timedelta(seconds=lease_seconds)
         run.heartbeat_at = now
         run.started_at = run.started_at or now
-        session.add(RunEvent(run_id=run.id, level="info",
-                             message=f"claimed by {worker_id} (attempt {run.attempt} of {run.max_attempts})"))
+        session.add(RunEvent(run_id=run.id, level="info", message=_("claimed by {worker} (attempt {attempt} of "
+                                                                     "{max})").format(
+            worker=worker_id, attempt=run.attempt, max=run.max_attempts)))
     log.info("worker %s claimed run %d (attempt %d, fencing token %d)", worker_id, run.id, run.attempt, run.fence)
     return run
 
@@ -96,12 +97,14 @@ def _requeue_expired(session: Session, now: datetime) -> list[int]:
         if run.attempt >= run.max_attempts:
             run.status = RunStatus.failed
             run.finished_at = now
-            run.error = (f"lease expired on attempt {run.attempt} of {run.max_attempts} ({owner} stopped "
-                         f"renewing it); `xmr queue retry {run.id}` resumes it from its last checkpoint")
+            run.error = _("lease expired on attempt {attempt} of {max} ({owner} stopped renewing it); "
+                          "`xmr queue retry {id}` resumes it from its last checkpoint").format(
+                attempt=run.attempt, max=run.max_attempts, owner=owner, id=run.id)
             message, level = run.error, "error"
         else:
             run.status = RunStatus.queued
-            message, level = f"lease of {owner} expired at step {run.steps_done}; re-queued", "warning"
+            message = _("lease of {owner} expired at step {step}; re-queued").format(owner=owner, step=run.steps_done)
+            level = "warning"
         run.fence += 1
         run.claimed_by = None
         run.lease_expires_at = None
@@ -121,7 +124,8 @@ def release_run(store: Store, run_id: int, fence: int, reason: str) -> bool:
         run.fence += 1
         run.claimed_by = None
         run.lease_expires_at = None
-        session.add(RunEvent(run_id=run_id, level="warning", message=f"{reason}; re-queued at step {run.steps_done}"))
+        session.add(RunEvent(run_id=run_id, level="warning", message=_("{reason}; re-queued at step {step}").format(
+            reason=reason, step=run.steps_done)))
     return True
 
 
@@ -137,7 +141,7 @@ def cancel_run(store: Store, run_id: int) -> Run:
         run.claimed_by = None
         run.lease_expires_at = None
         run.finished_at = utcnow()
-        session.add(RunEvent(run_id=run_id, level="warning", message="cancelled by the user"))
+        session.add(RunEvent(run_id=run_id, level="warning", message=_("cancelled by the user")))
     return run
 
 
@@ -153,7 +157,7 @@ def retry_run(store: Store, run_id: int) -> Run:
         run.fence += 1
         run.error = None
         run.finished_at = None
-        session.add(RunEvent(run_id=run_id, level="info", message="queued again by the user"))
+        session.add(RunEvent(run_id=run_id, level="info", message=_("queued again by the user")))
     return run
 
 
