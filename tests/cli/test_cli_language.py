@@ -11,7 +11,7 @@ import typer.rich_utils
 from typer.testing import CliRunner
 
 from tests.app.rows import add_run, metric_set
-from tests.app.test_i18n import PO_FILE
+from tests.app.test_i18n import PO_FILE, marked_messages
 from xmr_tui.cli.main import app
 from xmr_tui.cli.translation import TYPER_MESSAGES, help_texts, with_break_points
 from xmr_tui.i18n import language_in_args, set_language
@@ -90,6 +90,14 @@ def test_every_help_text_has_a_translation():
     missing = sorted(help_texts(command) - set(translated))
 
     assert not missing, f"add zh_CN translations of these help texts to {PO_FILE.name}: {missing}"
+
+
+def test_catalog_has_no_unused_messages():
+    translated = set(parse_po(PO_FILE.read_text(encoding="utf-8")))
+
+    unused = sorted(translated - {""} - marked_messages() - help_texts(typer.main.get_command(app)))  # "": the header
+
+    assert not unused, f"remove these entries from {PO_FILE.name}: {unused}"
 
 
 def test_typer_messages_are_spelled_as_in_typer():
