@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from tests.app.rows import add_run, metric_set
 from tests.app.test_i18n import PO_FILE, marked_messages
+from xmr_tui.cli import worker as worker_cli
 from xmr_tui.cli.main import app
 from xmr_tui.cli.translation import TYPER_MESSAGES, help_texts, with_break_points
 from xmr_tui.i18n import language_in_args, set_language
@@ -172,3 +173,26 @@ def test_report_markdown_in_chinese_but_csv_stays_english(tmp_path):
     assert "| 运行 | 名称 | 种子 |" in markdown.output
     assert "指标为百分比" in markdown.output
     assert csv.output.startswith("runs,name,seeds,")
+
+
+def test_detached_worker_inherits_language(tmp_path, monkeypatch):
+    started = []
+
+    class FakeProcess:
+        pid = 4242
+        returncode = None
+
+        def poll(self):  # type: ignore[no-untyped-def]
+            return None
+
+    def fake_popen(command, **kwargs):  # type: ignore[no-untyped-def]
+        started.append(command)
+        return FakeProcess()
+
+    monkeypatch.setattr(worker_cli.subprocess, "Popen", fake_popen)
+    monkeypatch.setattr(worker_cli.time, "sleep", lambda seconds: None)
+
+    result = CliRunner().invoke(app, ["--lang", "zh", "worker", "--detach", "--db", str(tmp_path / "e.db")])
+
+    assert result.exit_code == 0, result.output
+    assert started[0][3:5] == ["--lang", "zh"]

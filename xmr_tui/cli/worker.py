@@ -21,7 +21,7 @@ import typer
 from rich.table import Table
 
 from xmr_tui.cli.common import DB_OPTION, CliError, console, one_line_errors, open_store
-from xmr_tui.i18n import _
+from xmr_tui.i18n import _, current_language
 from xmr_tui.worker_pids import is_alive, live_workers, workers_dir, write_pid_file
 
 app = typer.Typer(help="Train queued runs; show and stop background workers.")
@@ -109,7 +109,9 @@ def _start_detached(db_path: Path, arguments: list[str]) -> None:
     log_path = folder / f"worker-{int(time.time() * 1000)}.log"
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "xmr_tui.cli.main", *arguments], stdin=subprocess.DEVNULL,
+            # The detached worker writes its run events in this process's language.
+            [sys.executable, "-m", "xmr_tui.cli.main", "--lang", current_language(), *arguments],
+            stdin=subprocess.DEVNULL,
             stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, "XMR_WORKER_LOG": str(log_path)})
     time.sleep(1.0)
