@@ -256,10 +256,15 @@ class Trainer:
             self._encode_in_memory(missing)
         seconds = time.perf_counter() - started
         self.measurements["train/feature_cache_seconds"] = seconds
-        message = (_("frozen extractors: features loaded from the feature cache in {seconds:.1f}s") if hit else
-                   _("frozen extractors: features of {modalities} computed in {seconds:.1f}s"))
-        modalities = ", ".join(f"{len(self.cache[m])} {m}s" for m in sorted(missing))
-        self.sink.event("info", message.format(modalities=modalities, seconds=seconds))
+        if hit:
+            message = _("frozen extractors: features loaded from the feature cache in {seconds:.1f}s")
+        elif missing == {"text", "image"}:
+            message = _("frozen extractors: features of {texts} texts and {images} images computed in {seconds:.1f}s")
+        else:
+            message = _("frozen extractor: {modality} features computed in {seconds:.1f}s")
+        self.sink.event("info", message.format(seconds=seconds, modality=", ".join(sorted(missing)),
+                                               texts=len(self.cache.get("text", ())),
+                                               images=len(self.cache.get("image", ()))))
 
     def _encode_in_memory(self, modalities: set[str]) -> None:
         batch_size = self.config.eval.batch_size

@@ -188,14 +188,18 @@ def to_markdown(groups: list[ReportGroup]) -> str:
     return "\n".join(lines + ["", evaluation_note(groups)])
 
 
-def evaluation_note(groups: list[ReportGroup]) -> str:
-    """State the split, gallery sizes and the random-ranking R@10 the table should be read against."""
+def evaluation_note(groups: list[ReportGroup], translate: Callable[[str], str] = _) -> str:
+    """State the split, gallery sizes and the random-ranking R@10 the table should be read against.
+
+    ``translate`` turns each sentence into the current language. LaTeX output passes ``str`` to
+    keep them English.
+    """
     notes = set()
     for row in (row for group in groups for row in group.rows):
         m = row.metrics
         if "t2i/gallery" in m:
-            notes.add(_("{dataset} `{split}` split: {queries:.0f} caption queries × {gallery:.0f} images; "
-                        "random-ranking t2i R@10 = {t2i_random:.2f}, i2t R@10 = {i2t_random:.2f}").format(
+            notes.add(translate(N_("{dataset} `{split}` split: {queries:.0f} caption queries × {gallery:.0f} images; "
+                                   "random-ranking t2i R@10 = {t2i_random:.2f}, i2t R@10 = {i2t_random:.2f}")).format(
                 dataset=row.run.dataset, split=_eval_split(row.run), queries=m["t2i/queries"],
                 gallery=m["t2i/gallery"], t2i_random=m.get("t2i/random_R@10", 0), i2t_random=m.get("i2t/random_R@10", 0)))
     lines = sorted(notes)
@@ -203,11 +207,11 @@ def evaluation_note(groups: list[ReportGroup]) -> str:
     if scored:
         best = max(scored, key=lambda group: group.stat("t2i/R@10").mean)
         recall, random = best.stat("t2i/R@10").mean, best.stat("t2i/random_R@10").mean
-        lines.append(_("best t2i R@10: {group} with {recall:.2f}, {ratio:.1f}× its random-ranking value").format(
-            group=_describe(best), recall=recall, ratio=recall / random))
+        template = translate(N_("best t2i R@10: {group} with {recall:.2f}, {ratio:.1f}× its random-ranking value"))
+        lines.append(template.format(group=_describe(best, translate), recall=recall, ratio=recall / random))
     if groups:
-        lines.append(_("Metrics in percent; repeated configs show mean ± sample standard deviation over seeds; "
-                       "best value per column in bold."))
+        lines.append(translate(N_("Metrics in percent; repeated configs show mean ± sample standard deviation over "
+                                  "seeds; best value per column in bold.")))
     return "\n".join(lines)
 
 
@@ -215,10 +219,11 @@ def _positive(stat: Stat | None) -> bool:
     return stat is not None and stat.mean > 0
 
 
-def _describe(group: ReportGroup) -> str:
+def _describe(group: ReportGroup, translate: Callable[[str], str]) -> str:
     if "=" in group.label:  # a --group-by value
         return group.label
-    return (_("run {label}") if len(group.rows) == 1 else _("runs {label}")).format(label=group.label)
+    template = translate(N_("run {label}")) if len(group.rows) == 1 else translate(N_("runs {label}"))
+    return template.format(label=group.label)
 
 
 def _eval_split(run: Run) -> str:
@@ -273,7 +278,7 @@ def to_latex(groups: list[ReportGroup]) -> str:
                  *[_cell(group, c, best, lambda t: rf"\textbf{{{t}}}", r" $\pm$ ") for c in METRIC_COLUMNS]]
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
-    note = evaluation_note(groups).replace("`", "")
+    note = evaluation_note(groups, str).replace("`", "")
     return "\n".join(lines + ["% " + line for line in note.splitlines() if line])
 
 

@@ -87,6 +87,11 @@ class WorkerSink(StoreSink):
         super().__init__(store, run.id, flush_every=flush_every, fence=run.fence)
         self.heartbeat, self.stopping = heartbeat, stopping
 
+    def event(self, level: str, message: str) -> None:
+        """Store the event and log it too, so that a worker's log shows what it does between steps."""
+        log.log(logging.WARNING if level == "warning" else logging.INFO, "run %d: %s", self.run_id, message)
+        super().event(level, message)
+
     def should_stop(self) -> bool:
         return self.lease_lost or self.heartbeat.lost.is_set() or self.stopping.is_set()
 

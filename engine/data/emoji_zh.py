@@ -713,7 +713,7 @@ def build_emoji_zh(
     planned = _plan_card(seed, image_size, options, artwork_infos + _caption_sources(cldr))
     existing = _existing_card(root)
     if existing is not None and existing.same_inputs(planned) and not force:
-        logger.info("emoji-zh at %s is up to date; pass force=True to rebuild", root)
+        logger.info("emoji-zh at %s is up to date; rebuild with `xmr data build emoji-zh --force`", root)
         return existing
     _check_replaceable(root)
 

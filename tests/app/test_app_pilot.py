@@ -319,3 +319,26 @@ async def test_palette_finds_english_words_in_chinese(db_path, store, configs):
         prompts = [str(commands.get_option_at_index(index).prompt) for index in range(commands.option_count)]
 
     assert any("导出 Markdown" in prompt for prompt in prompts)
+
+
+async def test_compose_starts_on_offline_preset(db_path, store):
+    app = make_app(db_path, REPO_CONFIGS)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        preset = app.query_one(ComposeTab).composition.preset
+
+    assert preset.stem == "demo_baseline"
+
+
+async def test_steps_box_survives_preset_change(db_path, store, configs):
+    app = make_app(db_path, configs)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        compose = app.query_one(ComposeTab)
+        app.query_one("#steps").value = "20"
+        await settle(app, pilot)
+        compose.load_preset(configs / "demo_learnable_temp.yaml")
+        await settle(app, pilot)
+        config = compose.composition.build()
+
+    assert config.train.steps == 20

@@ -135,15 +135,18 @@ class CompareTab(Widget):
         # An exclusive thread worker is only marked cancelled, not stopped, when a newer selection
         # starts one, so a stale read must not overwrite the newer table.
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.show_table, groups, diff)
+            self.app.call_from_thread(self.show_table, groups, diff, [run.id for run in runs])
 
-    def show_table(self, groups: list[ReportGroup], diff: list) -> None:
+    def show_table(self, groups: list[ReportGroup], diff: list, run_ids: list[int] | None = None) -> None:
         self.groups = groups
         self.draw_table()
         lines = [f"{key}: " + " | ".join(json.dumps(value, ensure_ascii=False) for value in values)
                  for key, values in diff if key not in ("name", "train.seed")]
         header = (_("Config differences ({count} keys)").format(count=len(lines)) if lines else
                   _("The selected runs have the same config apart from name and seed."))
+        if lines and run_ids:
+            # The values below follow this run order, which differs from the table's sort order.
+            header += "\n" + _("runs: {ids}").format(ids=" | ".join(map(str, run_ids)))
         self.query_one("#compare-diff", Static).update("\n".join([header, *lines]) if groups else "")
 
     def draw_table(self) -> None:

@@ -22,6 +22,10 @@ from xmr_tui.i18n import N_, _, translate_bindings
 from xmr_tui.store.queue import enqueue
 
 
+# The key label of Textual's drop-down menus, listed here so the catalog has its translation.
+SELECT_MENU_LABELS = (N_("Dismiss menu"),)
+
+
 def axis_id(axis: Axis) -> str:
     return "axis-" + axis.key.replace(".", "-")
 
@@ -47,6 +51,8 @@ class ComposeTab(Widget):
     ComposeTab #compose-actions { height: 1; dock: bottom; }
     ComposeTab #compose-actions Input { width: 10; }
     ComposeTab #compose-actions #combo-name { width: 16; }
+    ComposeTab #compose-actions #seed-count { width: 5; }
+    ComposeTab #compose-actions #seed-label { margin-left: 1; }
     ComposeTab #compose-actions Button { margin-left: 1; min-width: 10; }
     """
     BINDINGS = [
@@ -64,9 +70,12 @@ class ComposeTab(Widget):
 
     def compose(self) -> ComposeResult:
         options = [(path.stem, path) for path in self.presets]
+        # The menu starts on the default preset: a Select announces its first value once mounted,
+        # and that announcement would otherwise load the first preset instead.
+        start = default_preset(self.presets) if self.presets else Select.NULL
         with Horizontal(id="compose-head"):
             yield Label(_("Preset"))
-            yield Select(options, id="preset", allow_blank=not options, compact=True,
+            yield Select(options, value=start, id="preset", allow_blank=not options, compact=True,
                          prompt=_("no combo files found"))
         yield Static(id="summary", markup=False)
         yield Static(id="config-error", markup=False)
@@ -83,6 +92,7 @@ class ComposeTab(Widget):
                         tooltip=_("optimizer steps (empty: the preset's train.steps)"))
             yield Button(_("Queue run"), id="queue-run", compact=True, variant="primary")
             # The seed count sits right before the button that uses it, so it reads as its argument.
+            yield Label(_("seeds:"), id="seed-label")
             yield Input("3", id="seed-count", type="integer", compact=True, tooltip=_("number of seeds"))
             yield Button(_("Queue seeds"), id="queue-seeds", compact=True)
             yield Button(_("Save combo"), id="save-combo", compact=True)
@@ -99,6 +109,9 @@ class ComposeTab(Widget):
     def load_preset(self, preset: Path) -> None:
         """Start a new composition from ``preset`` and set every menu to its values."""
         self.composition = Composition(preset)
+        steps = self.query_one("#steps", Input).value.strip()
+        if steps.isdigit():  # the steps box outlives a change of preset, so its number still applies
+            self.composition.overrides["train.steps"] = int(steps)
         try:
             tree = self.composition.build().to_dict()
         except ConfigError as error:

@@ -66,7 +66,7 @@ def build(
             task = progress.add_task(name, total=None)
             card = build_emoji_zh(target, seed=seed, force=force,
                                   progress=lambda done, total: progress.update(task, completed=done, total=total))
-    console.print(_("{name} is in {folder}").format(name=name, folder=target), highlight=False, soft_wrap=True)
+    console.print(_("{name} is ready in {folder}").format(name=name, folder=target), highlight=False, soft_wrap=True)
     console.print(card.to_markdown(), markup=False, highlight=False, soft_wrap=True)
 
 

@@ -15,6 +15,7 @@ class ProgressSink(RunSink):
         self.console = console
         self.progress: Progress | None = None
         self.task = None
+        self.started_training = False
 
     def start(self, summary: str, total_steps: int) -> None:
         self.progress = Progress(
@@ -26,6 +27,10 @@ class ProgressSink(RunSink):
         self.progress.start()
 
     def step(self, record: StepRecord) -> None:
+        if self.progress is not None and not self.started_training:
+            # Restart the clock at the first step, so that feature encoding does not count as training.
+            self.progress.reset(self.task, total=self.progress.tasks[0].total)
+            self.started_training = True
         if self.progress is not None:
             self.progress.update(self.task, completed=record.step, loss=f"{record.loss:.4f}",
                                  lr=f"{record.lr:.2e}", speed=f"{record.samples_per_s:.0f}")

@@ -119,7 +119,7 @@ def list_command(
     table = Table(title=_("run queue"))
     for column in (_("id"), _("status"), _("name"), _("seed"), _("steps"), _("attempt"), _("worker"), _("lease left"),
                    _("error")):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a long sequence run name wraps instead of ending in "…"
     for run in runs:
         table.add_row(str(run.id), _(run.status.value), run.name, str(run.seed), f"{run.steps_done}/{run.steps_total}",
                       f"{run.attempt}/{run.max_attempts}", run.claimed_by or "", _lease_left(run),

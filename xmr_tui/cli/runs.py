@@ -34,7 +34,7 @@ def list_command(
         metrics = metrics_by_run(store, [run.id for run in runs])
     table = Table(title=_("runs in {db}").format(db=store.path))
     for column in (_("id"), _("status"), _("name"), _("seed"), _("steps"), "t2i R@1", "i2t R@1", _("created")):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a long sequence run name wraps instead of ending in "…"
     for run in runs:
         values = metrics[run.id]
         table.add_row(str(run.id), _(run.status.value), run.name, str(run.seed), f"{run.steps_done}/{run.steps_total}",

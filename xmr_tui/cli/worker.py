@@ -140,7 +140,7 @@ def status(db: Optional[Path] = DB_OPTION) -> None:
                       highlight=False)
         return
     table = Table(title=_("workers"))
-    for column in ("pid", _("device"), _("run"), _("step"), _("started")):
+    for column in ("pid", _("device"), _("run"), _("steps"), _("started")):
         table.add_column(column, no_wrap=True)
     table.add_column(_("log"), overflow="fold")  # a long path wraps instead of being cut with "…"
     for record in records:
