@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import timedelta
 import sys
 from pathlib import Path
 
@@ -223,7 +224,8 @@ def write_points_elsewhere(db_path: Path, run_id: int, start: int, stop: int) ->
 async def test_live_shows_event_before_first_step(db_path, store, configs):
     run = add_run(store, "encoding", RunStatus.running)
     with store.write() as session:
-        session.add(RunEvent(run_id=run.id, level="info", message="frozen extractors: encoding the features"))
+        session.add(RunEvent(run_id=run.id, created_at=T0 - timedelta(seconds=125), level="info",
+                             message="frozen extractors: encoding the features"))
     app = make_app(db_path, configs)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
@@ -232,7 +234,7 @@ async def test_live_shows_event_before_first_step(db_path, store, configs):
         status = str(app.query_one("#live-status").render())
 
     assert "step 0/100" in status
-    assert "frozen extractors: encoding the features" in status
+    assert "frozen extractors: encoding the features (2:05 ago)" in status
 
 
 async def test_live_reads_other_process_steps(db_path, store, configs):

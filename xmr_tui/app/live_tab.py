@@ -18,9 +18,9 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Label, Select, Sparkline, Static
 
-from xmr_tui.app.data import latest_event, load_runs, new_step_metrics
+from xmr_tui.app.data import format_duration, latest_event, load_runs, naive_utc, new_step_metrics
 from xmr_tui.i18n import _
-from xmr_tui.store.models import Run, RunStatus, StepMetric
+from xmr_tui.store.models import Run, RunEvent, RunStatus, StepMetric
 
 
 @dataclass
@@ -110,7 +110,8 @@ class LiveTab(Widget):
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.show, runs, run_id, points, event)
 
-    def show(self, runs: list[Run], run_id: int | None, points: list[StepMetric], event: str | None = None) -> None:
+    def show(self, runs: list[Run], run_id: int | None, points: list[StepMetric],
+             event: RunEvent | None = None) -> None:
         self.runs.update({run.id: run for run in runs})
         select = self.query_one("#live-run", Select)
         options = [(f"{run.id} {run.name}", run.id) for run in runs]
@@ -128,13 +129,16 @@ class LiveTab(Widget):
         curves.extend(points)
         self.draw(self.runs.get(run_id), curves, event)
 
-    def draw(self, run: Run | None, curves: Curves, event: str | None = None) -> None:
+    def draw(self, run: Run | None, curves: Curves, event: RunEvent | None = None) -> None:
         step = curves.steps[-1] if curves.steps else 0
         total = run.steps_total if run else 0
         speed = f"{curves.samples_per_s:.0f}" if curves.samples_per_s is not None else "–"
         status = _("step {step}/{total} · {speed} samples/s").format(step=step, total=total, speed=speed)
         if not curves.steps and event:
-            status += "\n" + event  # before the first step, the newest event shows what the run is doing
+            # Before the first step, the newest event shows what the run is doing, and for how long.
+            elapsed = (naive_utc(self.app.clock()) - naive_utc(event.created_at)).total_seconds()
+            status += "\n" + _("{message} ({duration} ago)").format(message=event.message,
+                                                                    duration=format_duration(max(0.0, elapsed)))
         self.query_one("#live-status", Static).update(status)
         self.query_one("#loss-title", Label).update(curve_title(_("loss"), describe(curves.loss, ".4f")))
         self.query_one("#lr-title", Label).update(curve_title(_("learning rate"), describe(curves.lr, ".2e")))
