@@ -59,7 +59,7 @@ def new_step_metrics(store: Store, run_id: int, after_id: int) -> list[StepMetri
 
 
 def latest_event(store: Store, run_id: int) -> RunEvent | None:
-    """Return the newest event of ``run_id``, which says what the run is doing between steps."""
+    """Return the newest event of ``run_id``: what the run is doing between steps."""
     query = select(RunEvent).where(RunEvent.run_id == run_id).order_by(col(RunEvent.id).desc()).limit(1)
     with store.read() as session:
         return session.exec(query).first()
