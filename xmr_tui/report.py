@@ -201,7 +201,8 @@ def evaluation_note(groups: list[ReportGroup], translate: Callable[[str], str] =
             notes.add(translate(N_("{dataset} `{split}` split: {queries:.0f} caption queries × {gallery:.0f} images; "
                                    "random-ranking t2i R@10 = {t2i_random:.2f}, i2t R@10 = {i2t_random:.2f}")).format(
                 dataset=row.run.dataset, split=_eval_split(row.run), queries=m["t2i/queries"],
-                gallery=m["t2i/gallery"], t2i_random=m.get("t2i/random_R@10", 0), i2t_random=m.get("i2t/random_R@10", 0)))
+                gallery=m["t2i/gallery"], t2i_random=m.get("t2i/random_R@10", 0),
+                i2t_random=m.get("i2t/random_R@10", 0)))
     lines = sorted(notes)
     scored = [group for group in groups if group.stat("t2i/R@10") and _positive(group.stat("t2i/random_R@10"))]
     if scored:

@@ -19,7 +19,10 @@ def workers_dir(db_path: Path) -> Path:
 
 
 def write_pid_file(db_path: Path, worker_id: str, device: str | None) -> Path:
-    """Write this process's pid file for the store at ``db_path`` and return its path (removed by the caller on exit)."""
+    """Write this process's pid file for the store at ``db_path`` and return its path.
+
+    The caller removes the file when the worker exits.
+    """
     folder = workers_dir(db_path)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"worker-{os.getpid()}.json"

@@ -74,7 +74,7 @@ def test_root_help_follows_lang_environment(monkeypatch):
     assert "命令" in result.output
 
 
-def test_help_back_in_english_after_a_chinese_call():
+def test_help_english_after_chinese_call():
     CliRunner().invoke(app, ["--lang", "zh", "runs", "--help"])
 
     result = CliRunner().invoke(app, ["--lang", "en", "runs", "--help"])
@@ -128,7 +128,7 @@ def test_language_in_args(args, expected):
     assert language_in_args(args) == expected
 
 
-def test_break_points_only_before_chinese_text():
+def test_break_points_before_chinese_text():
     text = "组合名（如 a、b）或路径，每个种子一个运行，完成指定数量的运行后退出"
 
     assert with_break_points(text) == "组合名（如 a、b） 或路径， 每个种子一个运行， 完成指定数量的运行后退出"
@@ -161,7 +161,7 @@ def test_data_error_in_chinese(tmp_path):
     assert "既不是已注册的数据集，也不是文件夹" in result.output
 
 
-def test_report_markdown_in_chinese_but_csv_stays_english(tmp_path):
+def test_report_csv_stays_english(tmp_path):
     store = Store(tmp_path / "e.db")
     add_run(store, "combo_a_offline", RunStatus.finished, metrics=metric_set(10.0))
     store.close()

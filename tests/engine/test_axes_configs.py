@@ -131,7 +131,8 @@ def test_catalog_lists_every_combo_and_sequence():
     ({"text": {"unfreeze_layers": "some"}}, r"text\.unfreeze_layers: 'some' is invalid"),
     ({"train": {"amp_dtype": "fp8"}}, r"train\.amp_dtype: 'fp8' is invalid; allowed: auto, bf16, fp16"),
     ({"text": {"stand_in_for": 3}}, r"text\.stand_in_for: 3 is invalid; expected a string or null$"),
-    ({"text": {"unfreeze_layers": 1.5}}, r"text\.unfreeze_layers: 1\.5 is invalid; expected a whole number or one of: all$"),
+    ({"text": {"unfreeze_layers": 1.5}},
+     r"text\.unfreeze_layers: 1\.5 is invalid; expected a whole number or one of: all$"),
     ({"fusion": {"hidden_dim": 0}}, r"fusion\.hidden_dim: 0 is invalid; expected at least 1"),
 ])
 def test_config_error_names_key(data, message):

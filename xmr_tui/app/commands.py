@@ -20,8 +20,8 @@ class XmrCommands(Provider):
             # English words match too, so a Chinese interface needs no input method to find an action.
             score = max(matcher.match(title), matcher.match(english))
             if score > 0:
-                shown = matcher.highlight(title) if matcher.match(title) else title
-                yield Hit(score, shown, partial(callback), help=_(help_text))
+                label = matcher.highlight(title) if matcher.match(title) else title
+                yield Hit(score, label, partial(callback), help=_(help_text))
 
     async def discover(self) -> Hits:
         """Yield every action when the palette opens empty."""

@@ -123,7 +123,7 @@ class CompareTab(Widget):
 
     @on(SelectionList.SelectedChanged)
     def on_selection_changed(self) -> None:
-        """Compare the ticked runs; from now on newly finished runs are not ticked on their own."""
+        """Compare the ticked runs. From now on, newly finished runs are not ticked on their own."""
         self.follow_all = False
         self.load_table(list(self.query_one(SelectionList).selected))
 

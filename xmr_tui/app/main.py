@@ -62,7 +62,7 @@ class XmrApp(App):
         # Declared here, not left to Textual, so that its footer label is translated too.
         Binding("ctrl+p", "command_palette", N_("palette"), show=False, priority=True),
     ]
-    # Textual's own palette entries; translated by title in get_system_commands.
+    # Textual's own palette entries, which get_system_commands translates by title.
     SYSTEM_COMMAND_TEXTS = (
         N_("Theme"), N_("Change the current theme"), N_("Quit"), N_("Quit the application as soon as possible"),
         N_("Keys"), N_("Hide the keys and widget help panel"),
@@ -169,7 +169,7 @@ class XmrApp(App):
         self.push_screen(CommandPalette(providers=[ThemeProvider], placeholder=_("Search for themes…")))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Textual's palette entries (theme, keys, screenshot, quit) in the current language."""
+        """Yield Textual's palette entries (theme, keys, screenshot, quit) in the current language."""
         for command in super().get_system_commands(screen):
             yield command._replace(title=_(command.title), help=_(command.help))
 

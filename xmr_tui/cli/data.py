@@ -61,8 +61,8 @@ def build(
     setup_logging(verbose=False)
     with one_line_errors():
         target = _root(name, root)
-        with Progress(TextColumn(_("[bold]building {name}").format(name=name)), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console) as progress:
+        label = TextColumn(_("[bold]building {name}").format(name=name))
+        with Progress(label, BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
             task = progress.add_task(name, total=None)
             card = build_emoji_zh(target, seed=seed, force=force,
                                   progress=lambda done, total: progress.update(task, completed=done, total=total))

@@ -20,7 +20,8 @@ from xmr_tui.cli import combos, data, queue, report, run, runs, worker  # noqa: 
 from xmr_tui.cli.translation import TranslatedGroup  # noqa: E402
 from xmr_tui.i18n import LANGUAGES, set_language  # noqa: E402
 
-app = typer.Typer(cls=TranslatedGroup, help="xmr: ablation experiments for Chinese text–image retrieval.", no_args_is_help=True,
+app = typer.Typer(cls=TranslatedGroup, help="xmr: ablation experiments for Chinese text–image retrieval.",
+                  no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 
 

@@ -50,7 +50,8 @@ def _status(text: str):  # type: ignore[no-untyped-def]
         return RunStatus(text)
     except ValueError:
         allowed = ", ".join(s.value for s in RunStatus)
-        raise CliError(_("--status {value!r} is invalid; allowed: {allowed}").format(value=text, allowed=allowed)) from None
+        message = _("--status {value!r} is invalid; allowed: {allowed}").format(value=text, allowed=allowed)
+        raise CliError(message) from None
 
 
 def _percent(value: float | None) -> str:

@@ -19,9 +19,9 @@ import re
 from typing import Any, Iterator, Union
 
 import typer
-from rich.cells import cell_len
 import typer.core
 import typer.rich_utils
+from rich.cells import cell_len
 from typer.core import TyperCommand, TyperGroup
 
 from xmr_tui.i18n import N_, _, language_in_args, set_language
@@ -105,7 +105,7 @@ def route_typer_messages() -> None:
     """Look up Typer's own messages in this catalog, in the current language."""
     # NOTE: this rebinds the ``_`` (``gettext.gettext``) of typer.core, which is not a documented hook.
     # The default gettext domain reads only the environment, so it cannot follow --lang.
-    if typer.core._ in (gettext.gettext, _):  # type: ignore[attr-defined]
+    if typer.core._ is gettext.gettext:  # type: ignore[attr-defined]
         typer.core._ = _  # type: ignore[attr-defined]
     for name in _TYPER_CONSTANTS:
         english = _typer_english.setdefault(name, getattr(typer.rich_utils, name))

@@ -146,7 +146,8 @@ def status(db: Optional[Path] = DB_OPTION) -> None:
     for record in records:
         run = running.get(record["worker_id"])
         table.add_row(str(record["pid"]), record.get("device") or _("auto"),
-                      f"{run.id} {run.name}" if run else _("idle"), f"{run.steps_done}/{run.steps_total}" if run else "",
+                      f"{run.id} {run.name}" if run else _("idle"),
+                      f"{run.steps_done}/{run.steps_total}" if run else "",
                       record["started_at"][:19], record.get("log") or _("(foreground)"))
     console.print(table)
 

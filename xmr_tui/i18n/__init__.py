@@ -1,9 +1,10 @@
 """Message translation for the CLI and the TUI through gettext catalogs (English and zh-CN).
 
-Wrap user-facing text in ``_()``; the engine marks its messages the same way (``engine.messages``)
-and is routed through this catalog on import. The language comes from ``set_language`` (``--lang en|zh``)
-or, when none is given, from ``language_from_env`` (LC_ALL, LC_MESSAGES, then LANG). Field
-terms such as R@1, mAP, InfoNCE and LLRD are left untranslated in the catalog on purpose.
+Wrap user-facing text in ``_()``. The engine marks its messages the same way (``engine.messages``),
+and importing this module routes them through this catalog. The language comes from
+``set_language`` (``--lang en|zh``) or, when none is given, from ``language_from_env`` (LC_ALL,
+LC_MESSAGES, then LANG). Field terms such as R@1, mAP, InfoNCE and LLRD are left untranslated in
+the catalog on purpose.
 """
 
 from __future__ import annotations
